@@ -1,0 +1,75 @@
+"""A record of every backfill run and what happened to each match in it."""
+
+from django.conf import settings
+from django.db import models
+
+
+class BackfillRun(models.Model):
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Finished with errors"
+        CANCELED = "canceled", "Canceled"
+
+    triggered_by = models.CharField(max_length=200, help_text="command, cron, or admin:<username>")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    days = models.PositiveSmallIntegerField(null=True, blank=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    requested_match_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
+    plan = models.JSONField(default=dict, blank=True, help_text="Skipped matches and the cost estimate")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("run_backfill", "Can run retroactive backfills")]
+
+    def __str__(self) -> str:
+        return f"Backfill run {self.pk} ({self.triggered_by})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELED}
+
+
+class BackfillItem(models.Model):
+    class Stage(models.TextChoices):
+        ANALYZE = "analyze", "Analysis"
+        PREDICT = "predict", "Predictions"
+        SETTLE = "settle", "Settlement"
+        DONE = "done", "Done"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        IN_FLIGHT = "in_flight", "Already in flight"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    run = models.ForeignKey(BackfillRun, on_delete=models.CASCADE, related_name="items")
+    match = models.ForeignKey("matches.Match", on_delete=models.CASCADE, related_name="backfill_items")
+    stages = models.JSONField(default=list, help_text="The stages this match needed")
+    stage = models.CharField(max_length=10, choices=Stage.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    job_ids = models.JSONField(default=dict, blank=True)
+    missing_models = models.PositiveIntegerField(default=0)
+    analysis_created = models.BooleanField(default=False)
+    predictions_created = models.PositiveIntegerField(default=0)
+    settled = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "match__kickoff_time"]
+        constraints = [models.UniqueConstraint(fields=["run", "match"], name="uniq_backfill_item_run_match")]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} / match {self.match_id}: {self.stage} {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELED}

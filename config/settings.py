@@ -1,0 +1,153 @@
+"""One settings module, read from the environment (django-environ).
+
+Defaults run locally with nothing installed: SQLite in ``var/`` and, with
+``REDIS_URL`` unset, jobs executed in-process. Production differs only by
+environment variables.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-set-DJANGO_SECRET_KEY-in-production")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_rq",
+    "matches",
+    "predictions",
+    "backfill",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+# The embedded default is a SQLite file; PostgreSQL (psycopg 3) everywhere else.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Jobs run in-process with the embedded default; give concurrent writers time.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Queues -----------------------------------------------------------------
+# Empty REDIS_URL = the embedded default: the same job functions run
+# synchronously in-process (see backfill.queueing).
+REDIS_URL = env("REDIS_URL", default="")
+# Blocking result waits need a socket timeout above the wait (redis-py 8 defaults to 5 s).
+_RQ_URL = REDIS_URL or "redis://127.0.0.1:6379/0"
+_RQ_URL += ("&" if "?" in _RQ_URL else "?") + "socket_timeout=300"
+RQ_QUEUES = {
+    "default": {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 600},
+    "backfill": {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 600},
+}
+# Enqueue calls happen outside transactions and must return the job at once.
+RQ = {"COMMIT_MODE": "auto"}
+RQ_SHOW_ADMIN_LINK = True
+
+# --- Backfill ---------------------------------------------------------------
+BACKFILL_DEFAULT_DAYS = env.int("BACKFILL_DEFAULT_DAYS", default=7)
+# Daily schedule, a cron string evaluated in UTC by rq 2.x.
+BACKFILL_CRON = env("BACKFILL_CRON", default="30 4 * * *")
+BACKFILL_CRON_DAYS = env.int("BACKFILL_CRON_DAYS", default=7)
+BACKFILL_REPORT_DIR = Path(env("BACKFILL_REPORT_DIR", default=str(VAR_DIR / "reports")))
+# Per-stage job timeouts in seconds.
+BACKFILL_TIMEOUTS = {
+    "analyze": env.int("BACKFILL_ANALYZE_TIMEOUT", default=300),
+    "predict": env.int("BACKFILL_PREDICT_TIMEOUT", default=900),
+    "settle": env.int("BACKFILL_SETTLE_TIMEOUT", default=120),
+}
+
+# --- API-Football -----------------------------------------------------------
+API_FOOTBALL_BASE_URL = env("API_FOOTBALL_BASE_URL", default="https://v3.football.api-sports.io")
+API_FOOTBALL_KEY = env("API_FOOTBALL_KEY", default="")
+API_FOOTBALL_TIMEOUT = env.float("API_FOOTBALL_TIMEOUT", default=15.0)
+API_FOOTBALL_REQUESTS_PER_MINUTE = env.int("API_FOOTBALL_REQUESTS_PER_MINUTE", default=300)
+API_FOOTBALL_MAX_RETRIES = env.int("API_FOOTBALL_MAX_RETRIES", default=4)
+
+# --- Prediction providers -----------------------------------------------------
+# Base URLs of OpenAI-compatible providers; lineup entries name one of these
+# settings, and the environment variable that holds their key.
+LLM_BASE_URLS = {
+    "TOGETHER_BASE_URL": env("TOGETHER_BASE_URL", default="https://api.together.xyz/v1"),
+    "OPENROUTER_BASE_URL": env("OPENROUTER_BASE_URL", default="https://openrouter.ai/api/v1"),
+    "VLLM_BASE_URL": env("VLLM_BASE_URL", default="http://127.0.0.1:8000/v1"),
+    "OLLAMA_BASE_URL": env("OLLAMA_BASE_URL", default="http://127.0.0.1:11434/v1"),
+}
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=60.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+# Consecutive failures after which a model is deactivated (circuit breaker).
+MODEL_FAILURE_THRESHOLD = env.int("MODEL_FAILURE_THRESHOLD", default=5)
+# Models predicted in parallel by one predict_match job.
+PREDICT_MAX_WORKERS = env.int("PREDICT_MAX_WORKERS", default=8)
+
+# --- Logging ------------------------------------------------------------------
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "config.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        },
+    },
+    "loggers": {
+        "matches": {"handlers": ["console"], "level": LOG_LEVEL},
+        "predictions": {"handlers": ["console"], "level": LOG_LEVEL},
+        "backfill": {"handlers": ["console"], "level": LOG_LEVEL},
+    },
+}

@@ -1,0 +1,68 @@
+from django.contrib import admin
+from django.db.models import Count
+
+from matches.models import Competition, Match, MatchAnalysis, Team
+from predictions.selectors import active_model_count
+
+
+@admin.register(Competition)
+class CompetitionAdmin(admin.ModelAdmin):
+    list_display = ["name", "season", "country", "code", "external_id"]
+    list_filter = ["season", "country"]
+    search_fields = ["name", "code", "country"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "external_id"]
+    search_fields = ["name"]
+
+
+class MatchAnalysisInline(admin.StackedInline):
+    model = MatchAnalysis
+    extra = 0
+    readonly_fields = ["as_of", "data", "created_at"]
+    can_delete = False
+
+
+@admin.register(Match)
+class MatchAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__", "competition", "kickoff_time", "status", "status_code", "score",
+        "predictions_vs_models", "quotas",
+    ]
+    list_filter = ["status", "competition", ("kickoff_time", admin.DateFieldListFilter)]
+    search_fields = ["home_team__name", "away_team__name", "external_id", "competition__name"]
+    date_hierarchy = "kickoff_time"
+    list_select_related = ["home_team", "away_team", "competition"]
+    raw_id_fields = ["home_team", "away_team"]
+    inlines = [MatchAnalysisInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(prediction_total=Count("predictions"))
+
+    def changelist_view(self, request, extra_context=None):
+        # One count per page, not one per row.
+        self._active_models = active_model_count()
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Predictions / active models", ordering="prediction_total")
+    def predictions_vs_models(self, obj: Match) -> str:
+        return f"{obj.prediction_total} / {getattr(self, '_active_models', active_model_count())}"
+
+    @admin.display(description="Score")
+    def score(self, obj: Match) -> str:
+        return f"{obj.home_score}-{obj.away_score}" if obj.has_score else "-"
+
+    @admin.display(description="Quotas H/D/A")
+    def quotas(self, obj: Match) -> str:
+        return f"{obj.quota_home}/{obj.quota_draw}/{obj.quota_away}" if obj.quota_home else "-"
+
+
+@admin.register(MatchAnalysis)
+class MatchAnalysisAdmin(admin.ModelAdmin):
+    list_display = ["match", "as_of", "created_at"]
+    list_filter = [("as_of", admin.DateFieldListFilter)]
+    search_fields = ["match__home_team__name", "match__away_team__name"]
+    raw_id_fields = ["match"]
+    list_select_related = ["match__home_team", "match__away_team"]

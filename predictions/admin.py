@@ -1,0 +1,50 @@
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from predictions.models import Prediction, PredictionModel
+from predictions.services.health import reenable_models
+
+
+@admin.register(PredictionModel)
+class PredictionModelAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug", "name", "provider", "is_active", "last_success_at", "consecutive_failures",
+        "short_last_error", "inactive_reason",
+    ]
+    list_filter = ["is_active", "provider"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["consecutive_failures", "last_error", "last_success_at", "disabled_at"]
+    actions = ["reenable"]
+
+    @admin.display(description="Last error")
+    def short_last_error(self, obj: PredictionModel) -> str:
+        return obj.last_error[:120]
+
+    @admin.action(description="Re-enable selected models (reset their circuit breaker)", permissions=["change"])
+    def reenable(self, request, queryset):
+        count = reenable_models(queryset)
+        self.message_user(request, f"Re-enabled {count} model(s).", messages.SUCCESS)
+
+
+@admin.register(Prediction)
+class PredictionAdmin(admin.ModelAdmin):
+    list_display = [
+        "match", "model", "tip", "status", "tendency_points", "goal_diff_bonus", "exact_score_bonus",
+        "total_points", "is_retroactive", "analysis_link", "created_at",
+    ]
+    list_filter = ["status", "is_retroactive", "model", "match__competition", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["model__slug", "match__home_team__name", "match__away_team__name"]
+    list_select_related = ["match__home_team", "match__away_team", "model"]
+    raw_id_fields = ["match", "analysis"]
+
+    @admin.display(description="Tip")
+    def tip(self, obj: Prediction) -> str:
+        return f"{obj.predicted_home}-{obj.predicted_away}"
+
+    @admin.display(description="Made from")
+    def analysis_link(self, obj: Prediction) -> str:
+        if obj.analysis_id is None:
+            return "-"
+        url = reverse("admin:matches_matchanalysis_change", args=[obj.analysis_id])
+        return format_html('<a href="{}">analysis {}</a>', url, obj.analysis_id)

@@ -1,0 +1,15 @@
+import pytest
+import redis
+from django.conf import settings
+
+
+@pytest.fixture
+def redis_conn():
+    """The tests' own Redis database, emptied before and after each test."""
+    if not settings.REDIS_URL:
+        pytest.fail("REDIS_URL is not set: the tests run against a real Redis (see scripts/test)")
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
