@@ -1,33 +1,52 @@
-"""Per-model health: a circuit breaker that deactivates a model after repeated failures."""
+"""Per-model health: a circuit breaker that deactivates a model after repeated failures.
+
+Bulk updates keep predict_match's query count constant in the number of models.
+"""
+
+from collections.abc import Iterable, Mapping
 
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
 from predictions.models import PredictionModel
 
 
-def record_success(model_id: int) -> None:
-    PredictionModel.objects.filter(pk=model_id).update(
-        consecutive_failures=0, last_success_at=timezone.now(), updated_at=timezone.now()
-    )
+def record_successes(model_ids: Iterable[int]) -> None:
+    ids = list(model_ids)
+    if ids:
+        now = timezone.now()
+        PredictionModel.objects.filter(pk__in=ids).update(
+            consecutive_failures=0, last_success_at=now, updated_at=now
+        )
 
 
-def record_failure(model_id: int, reason: str) -> bool:
-    """Count a failure; returns True when this failure tripped the breaker."""
+def record_failures(reasons: Mapping[int, str]) -> set[int]:
+    """Count one failure per model; returns the ids whose breaker this tripped."""
+    if not reasons:
+        return set()
     threshold = settings.MODEL_FAILURE_THRESHOLD
     now = timezone.now()
-    PredictionModel.objects.filter(pk=model_id).update(
-        consecutive_failures=F("consecutive_failures") + 1, last_error=reason[:2000], updated_at=now
+    PredictionModel.objects.filter(pk__in=list(reasons)).update(
+        consecutive_failures=F("consecutive_failures") + 1,
+        last_error=Case(*(When(pk=pk, then=Value(reason[:2000])) for pk, reason in reasons.items())),
+        updated_at=now,
     )
-    tripped = PredictionModel.objects.filter(
-        pk=model_id, is_active=True, consecutive_failures__gte=threshold
-    ).update(
-        is_active=False,
-        disabled_at=now,
-        inactive_reason=f"circuit breaker: {threshold} consecutive failures; last: {reason[:300]}",
-    )
-    return bool(tripped)
+    to_trip = PredictionModel.objects.filter(pk__in=list(reasons), is_active=True, consecutive_failures__gte=threshold)
+    tripped = set(to_trip.values_list("pk", flat=True))
+    if tripped:
+        PredictionModel.objects.filter(pk__in=tripped).update(
+            is_active=False,
+            disabled_at=now,
+            inactive_reason=Case(
+                *(When(pk=pk, then=Value(_breaker_reason(threshold, reasons[pk]))) for pk in tripped)
+            ),
+        )
+    return tripped
+
+
+def _breaker_reason(threshold: int, last_error: str) -> str:
+    return f"circuit breaker: {threshold} consecutive failures; last: {last_error[:300]}"
 
 
 def reenable_models(queryset: QuerySet[PredictionModel]) -> int:

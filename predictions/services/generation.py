@@ -1,0 +1,196 @@
+"""Generate exactly the missing predictions of a match, from its pre-kickoff analysis."""
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from matches.models import Match, MatchAnalysis
+from predictions.models import Prediction, PredictionModel
+from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip
+from predictions.services.health import record_failures, record_successes
+
+logger = logging.getLogger(__name__)
+
+PredictorFactory = Callable[[PredictionModel], Predictor]
+
+
+class PredictionRefused(Exception):
+    """The match may not be predicted (wrong status, no analysis); the message says why."""
+
+
+@dataclass
+class ModelOutcome:
+    slug: str
+    status: str  # "created", "failed" or "skipped"
+    reason: str = ""
+    tip: tuple[int, int] | None = None
+
+
+@dataclass
+class PredictResult:
+    match_id: int
+    is_retroactive: bool
+    outcomes: dict[int, ModelOutcome] = field(default_factory=dict)
+    disabled: list[str] = field(default_factory=list)
+
+    def ids_with(self, status: str) -> list[int]:
+        return [pk for pk, o in self.outcomes.items() if o.status == status]
+
+    @property
+    def created(self) -> int:
+        return len(self.ids_with("created"))
+
+    @property
+    def failed(self) -> int:
+        return len(self.ids_with("failed"))
+
+    def as_dict(self) -> dict:
+        return {
+            "match_id": self.match_id,
+            "is_retroactive": self.is_retroactive,
+            "created": self.created,
+            "failed": self.failed,
+            "skipped": len(self.ids_with("skipped")),
+            "disabled": self.disabled,
+            "models": {
+                o.slug: {"status": o.status, "reason": o.reason, "tip": o.tip} for o in self.outcomes.values()
+            },
+        }
+
+
+def build_context(match: Match, analysis: MatchAnalysis) -> MatchContext:
+    return MatchContext(
+        match_id=match.pk,
+        kickoff_time=match.kickoff_time,
+        competition=str(match.competition),
+        home_team_id=match.home_team_id,
+        home_team=match.home_team.name,
+        away_team_id=match.away_team_id,
+        away_team=match.away_team.name,
+        analysis=analysis.data,
+    )
+
+
+def _default_factory(model: PredictionModel) -> Predictor:
+    from predictions.providers.registry import build_predictor
+
+    return build_predictor(model)
+
+
+def _run_one(factory: PredictorFactory, model: PredictionModel, context: MatchContext) -> Tip | str:
+    try:
+        return factory(model).predict(context)
+    except PredictionFailed as exc:
+        return str(exc) or exc.__class__.__name__
+    except Exception as exc:  # one model's bug must not lose the others' predictions
+        logger.exception("predictor crashed", extra={"match_id": context.match_id, "model": model.slug})
+        return f"{exc.__class__.__name__}: {exc}"
+
+
+def _insert_ignoring_conflicts(rows: list[Prediction]) -> set[int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the model ids this call actually created."""
+    if not rows:
+        return set()
+    table = Prediction._meta.db_table
+    columns = [
+        "match_id", "model_id", "analysis_id", "predicted_home", "predicted_away", "status", "tendency_points",
+        "goal_diff_bonus", "exact_score_bonus", "total_points", "is_retroactive", "created_at",
+    ]
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    params: list = []
+    for p in rows:
+        params += [
+            p.match_id, p.model_id, p.analysis_id, p.predicted_home, p.predicted_away, p.status, 0, 0, 0, 0,
+            p.is_retroactive, p.created_at,
+        ]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
+        "ON CONFLICT (match_id, model_id) DO NOTHING RETURNING model_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def generate_predictions(
+    match_id: int, *, allow_retroactive: bool = False, predictor_factory: PredictorFactory | None = None
+) -> PredictResult:
+    """Run only the active models that have no prediction for this match yet.
+
+    Idempotent and safe to run concurrently: the unique (match, model) constraint
+    with ON CONFLICT DO NOTHING means a second or parallel run never duplicates
+    and never fails on the other. A match's status is never changed here.
+    """
+    factory = predictor_factory or _default_factory
+    try:
+        match = Match.objects.select_related("competition", "home_team", "away_team").get(pk=match_id)
+    except Match.DoesNotExist:
+        raise PredictionRefused(f"match {match_id} does not exist") from None
+    if match.status in (Match.Status.CANCELLED, Match.Status.POSTPONED):
+        raise PredictionRefused(f"match {match_id} is {match.status}; it is never predicted")
+    if match.status != Match.Status.SCHEDULED and not allow_retroactive:
+        raise PredictionRefused(
+            f"match {match_id} is {match.status}; only scheduled matches are predicted unless allow_retroactive"
+        )
+    analysis = MatchAnalysis.objects.filter(match_id=match_id).first()
+    if analysis is None:
+        raise PredictionRefused(f"match {match_id} has no analysis; run analyze_match first")
+
+    models = list(
+        PredictionModel.objects.filter(is_active=True)
+        .annotate(done=Exists(Prediction.objects.filter(match_id=match_id, model_id=OuterRef("pk"))))
+        .order_by("pk")
+    )
+    missing = [m for m in models if not m.done]
+    result = PredictResult(match_id, is_retroactive=timezone.now() >= match.kickoff_time)
+    for m in models:
+        if m.done:
+            result.outcomes[m.pk] = ModelOutcome(m.slug, "skipped", "already predicted")
+    if not missing:
+        return result
+
+    context = build_context(match, analysis)
+    workers = max(1, min(settings.PREDICT_MAX_WORKERS, len(missing)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"predict-{match_id}") as pool:
+        answers = list(pool.map(lambda m: _run_one(factory, m, context), missing))
+
+    now = timezone.now()
+    is_retroactive = now >= match.kickoff_time
+    result.is_retroactive = is_retroactive
+    rows, failures = [], {}
+    for model, answer in zip(missing, answers, strict=True):
+        if isinstance(answer, Tip):
+            rows.append(
+                Prediction(
+                    match_id=match_id, model_id=model.pk, analysis_id=analysis.pk, predicted_home=answer.home,
+                    predicted_away=answer.away, status=Prediction.Status.PENDING, is_retroactive=is_retroactive,
+                    created_at=now,
+                )
+            )
+        else:
+            failures[model.pk] = answer
+            result.outcomes[model.pk] = ModelOutcome(model.slug, "failed", answer)
+
+    with transaction.atomic():
+        created = _insert_ignoring_conflicts(rows)
+        record_successes(p.model_id for p in rows)
+        tripped = record_failures(failures)
+    by_id = {m.pk: m for m in missing}
+    for p in rows:
+        outcome = "created" if p.model_id in created else "skipped"
+        reason = "" if p.model_id in created else "predicted concurrently by another job"
+        result.outcomes[p.model_id] = ModelOutcome(
+            by_id[p.model_id].slug, outcome, reason, (p.predicted_home, p.predicted_away)
+        )
+    result.disabled = sorted(by_id[pk].slug for pk in tripped)
+    logger.info(
+        "predicted match",
+        extra={"match_id": match_id, "n_created": result.created, "n_failed": result.failed},
+    )
+    return result

@@ -1,0 +1,176 @@
+"""generate_predictions: only missing models, idempotent, concurrent-safe, keeps partial successes."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from matches.models import Match
+from predictions.models import Prediction, PredictionModel
+from predictions.providers.base import PredictionFailed, Tip
+from predictions.services import PredictionRefused, generate_predictions
+from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory, PredictionModelFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class ScriptedPredictor:
+    """Tips from the model's config; config {"fail": "..."} makes it fail with that reason."""
+
+    calls: list[str] = []
+
+    def __init__(self, model: PredictionModel, delay: float = 0.0):
+        self.model, self.delay = model, delay
+
+    def predict(self, context):
+        ScriptedPredictor.calls.append(self.model.slug)
+        time.sleep(self.delay)
+        if "fail" in self.model.config:
+            raise PredictionFailed(self.model.config["fail"])
+        if "crash" in self.model.config:
+            raise RuntimeError("bug in predictor")
+        return Tip(self.model.config["home"], self.model.config["away"])
+
+
+@pytest.fixture(autouse=True)
+def _reset_calls():
+    ScriptedPredictor.calls = []
+
+
+def _analysed_match(**kwargs):
+    return MatchAnalysisFactory(match=MatchFactory(**kwargs)).match
+
+
+def test_creates_one_prediction_per_active_model_linked_to_the_analysis():
+    match = _analysed_match()
+    PredictionModelFactory.create_batch(3)
+    PredictionModelFactory(is_active=False)
+    result = generate_predictions(match.pk, predictor_factory=ScriptedPredictor)
+    assert result.created == 3
+    preds = Prediction.objects.filter(match=match)
+    assert preds.count() == 3
+    assert {p.analysis_id for p in preds} == {match.analysis.pk}
+    assert {(p.predicted_home, p.predicted_away) for p in preds} == {(2, 1)}
+
+
+def test_runs_only_the_missing_models_and_twice_creates_nothing():
+    match = _analysed_match()
+    done, *_ = PredictionModelFactory.create_batch(3)
+    PredictionFactory(match=match, model=done)
+    first = generate_predictions(match.pk, predictor_factory=ScriptedPredictor)
+    assert first.created == 2 and done.slug not in ScriptedPredictor.calls
+    second = generate_predictions(match.pk, predictor_factory=ScriptedPredictor)
+    assert second.created == 0 and len(second.ids_with("skipped")) == 3
+    assert Prediction.objects.filter(match=match).count() == 3
+    assert len(ScriptedPredictor.calls) == 2
+
+
+def test_one_failing_model_keeps_the_others_and_reports_its_reason():
+    match = _analysed_match()
+    PredictionModelFactory.create_batch(2)
+    bad = PredictionModelFactory(config={"fail": "reply was not JSON"})
+    crashing = PredictionModelFactory(config={"crash": True})
+    result = generate_predictions(match.pk, predictor_factory=ScriptedPredictor)
+    assert result.created == 2
+    assert result.outcomes[bad.pk].status == "failed" and result.outcomes[bad.pk].reason == "reply was not JSON"
+    assert "bug in predictor" in result.outcomes[crashing.pk].reason
+    bad.refresh_from_db()
+    assert bad.consecutive_failures == 1 and bad.last_error == "reply was not JSON" and bad.is_active
+
+
+def test_circuit_breaker_disables_a_model_after_repeated_failures(settings):
+    settings.MODEL_FAILURE_THRESHOLD = 2
+    bad = PredictionModelFactory(config={"fail": "timeout"})
+    for _ in range(2):
+        result = generate_predictions(_analysed_match().pk, predictor_factory=ScriptedPredictor)
+    bad.refresh_from_db()
+    assert not bad.is_active and bad.disabled_at is not None and "2 consecutive failures" in bad.inactive_reason
+    assert result.disabled == [bad.slug]
+
+
+def test_success_resets_the_failure_count():
+    model = PredictionModelFactory(consecutive_failures=3, last_error="old")
+    generate_predictions(_analysed_match().pk, predictor_factory=ScriptedPredictor)
+    model.refresh_from_db()
+    assert model.consecutive_failures == 0 and model.last_success_at is not None
+
+
+def test_predictions_after_kickoff_are_retroactive_and_before_are_not():
+    PredictionModelFactory()
+    past = _analysed_match(kickoff_time=timezone.now() - timedelta(hours=2), status=Match.Status.FINISHED)
+    future = _analysed_match(kickoff_time=timezone.now() + timedelta(hours=2))
+    generate_predictions(past.pk, allow_retroactive=True, predictor_factory=ScriptedPredictor)
+    generate_predictions(future.pk, predictor_factory=ScriptedPredictor)
+    assert Prediction.objects.get(match=past).is_retroactive is True
+    assert Prediction.objects.get(match=future).is_retroactive is False
+
+
+@pytest.mark.parametrize("status", [Match.Status.FINISHED, Match.Status.LIVE])
+def test_refuses_a_non_scheduled_match_unless_retroactive_and_keeps_its_status(status):
+    PredictionModelFactory()
+    match = _analysed_match(status=status)
+    with pytest.raises(PredictionRefused, match="allow_retroactive"):
+        generate_predictions(match.pk, predictor_factory=ScriptedPredictor)
+    match.refresh_from_db()
+    assert match.status == status and not Prediction.objects.exists()
+    assert generate_predictions(match.pk, allow_retroactive=True, predictor_factory=ScriptedPredictor).created == 1
+
+
+@pytest.mark.parametrize("status", [Match.Status.CANCELLED, Match.Status.POSTPONED])
+def test_always_refuses_cancelled_and_postponed(status):
+    PredictionModelFactory()
+    match = _analysed_match(status=status)
+    with pytest.raises(PredictionRefused, match="never predicted"):
+        generate_predictions(match.pk, allow_retroactive=True, predictor_factory=ScriptedPredictor)
+    assert not Prediction.objects.exists()
+
+
+def test_requires_the_analysis():
+    PredictionModelFactory()
+    with pytest.raises(PredictionRefused, match="no analysis"):
+        generate_predictions(MatchFactory().pk, predictor_factory=ScriptedPredictor)
+
+
+def test_query_count_does_not_grow_with_the_number_of_models():
+    counts = []
+    for n in (2, 20):
+        PredictionModel.objects.update(is_active=False)
+        PredictionModelFactory.create_batch(n)
+        PredictionModelFactory(config={"fail": "x"})
+        match = _analysed_match()
+        with CaptureQueriesContext(connection) as ctx:
+            generate_predictions(match.pk, predictor_factory=ScriptedPredictor)
+        counts.append(len(ctx))
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_runs_create_each_prediction_once():
+    match = _analysed_match()
+    PredictionModelFactory.create_batch(12)
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(
+                generate_predictions(match.pk, predictor_factory=lambda m: ScriptedPredictor(m, delay=0.05))
+            )
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert Prediction.objects.filter(match=match).count() == 12
+    assert sum(r.created for r in results) == 12
