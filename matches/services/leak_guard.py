@@ -1,0 +1,112 @@
+"""The one place that decides whether a fact is pre-kickoff.
+
+A retroactive prediction is only honest if its context was knowable before
+kickoff. Every dated fact of an analysis enters through ``PreKickoffFacts``
+(which calls ``assert_before_kickoff``) and the finished payload is walked
+by ``assert_payload_before_kickoff`` before it is saved, so a bug anywhere
+else raises ``LeakError`` instead of leaking silently.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+# Keys holding the date of a fact; any of them anywhere in a payload is checked.
+DATE_KEYS = frozenset({"date"})
+
+
+class LeakError(Exception):
+    """A fact dated at or after kickoff was about to enter a pre-kickoff context."""
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise LeakError(f"naive datetime {value.isoformat()} cannot be compared with a kickoff")
+    return value.astimezone(UTC)
+
+
+def assert_before_kickoff(when: datetime | date | str | None, kickoff: datetime, *, what: str = "fact") -> None:
+    """Raise LeakError unless ``when`` is strictly before ``kickoff``.
+
+    A bare date (no time) could be any instant of that day, so it must be a
+    day before kickoff's UTC date. Unparseable or naive values raise too: a
+    date the guard cannot judge is not allowed through.
+    """
+    if when is None:
+        raise LeakError(f"{what} has no date; every fact of an analysis must be dated")
+    kickoff_utc = _as_utc(kickoff)
+    if isinstance(when, str):
+        try:
+            parsed: datetime | date = datetime.fromisoformat(when) if "T" in when else date.fromisoformat(when)
+        except ValueError as exc:
+            raise LeakError(f"{what} has an unreadable date {when!r}") from exc
+        when = parsed
+    if isinstance(when, datetime):
+        if _as_utc(when) >= kickoff_utc:
+            raise LeakError(f"{what} dated {when.isoformat()} is not before kickoff {kickoff_utc.isoformat()}")
+    elif when >= kickoff_utc.date():
+        raise LeakError(f"{what} dated {when.isoformat()} is not a day before kickoff {kickoff_utc.isoformat()}")
+
+
+def _walk(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}"
+            if key in DATE_KEYS:
+                yield where, value
+            yield from _walk(value, where)
+    elif isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{path}[{index}]")
+
+
+def assert_payload_before_kickoff(payload: dict, kickoff: datetime) -> None:
+    """Check every ``date`` key anywhere in a payload; an aggregate with no facts may say ``None``."""
+    for where, value in _walk(payload, "data"):
+        if value is not None:
+            assert_before_kickoff(value, kickoff, what=where)
+
+
+@dataclass(frozen=True)
+class MatchFact:
+    """One finished match known before kickoff, from our database or from the API."""
+
+    date: datetime
+    competition_id: int | None  # ours; None for a row only the API knows
+    league_code: str
+    league_external_id: int | None
+    season: int
+    competition: str
+    home_id: int
+    home_name: str
+    away_id: int
+    away_name: str
+    home_goals: int
+    away_goals: int
+    source: str  # "db" or "api"
+    external_id: int | None = None
+    match_id: int | None = None
+
+
+class PreKickoffFacts:
+    """The only way facts enter an analysis: each is checked against kickoff as it is added."""
+
+    def __init__(self, kickoff: datetime) -> None:
+        self.kickoff = kickoff
+        self._facts: list[MatchFact] = []
+        self._external_ids: set[int] = set()
+
+    def add(self, fact: MatchFact) -> None:
+        assert_before_kickoff(fact.date, self.kickoff, what=f"{fact.source} match {fact.home_name} v {fact.away_name}")
+        if fact.external_id is not None:
+            if fact.external_id in self._external_ids:
+                return
+            self._external_ids.add(fact.external_id)
+        self._facts.append(fact)
+
+    def __iter__(self) -> Iterator[MatchFact]:
+        return iter(sorted(self._facts, key=lambda f: (f.date, f.home_name)))
+
+    def __len__(self) -> int:
+        return len(self._facts)
