@@ -56,6 +56,7 @@ class BackfillItem(models.Model):
     stage = models.CharField(max_length=10, choices=Stage.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     job_ids = models.JSONField(default=dict, blank=True)
+    reused = models.BooleanField(default=False, help_text="Its chain was already in flight from an earlier run")
     missing_models = models.PositiveIntegerField(default=0)
     analysis_created = models.BooleanField(default=False)
     predictions_created = models.PositiveIntegerField(default=0)

@@ -1,0 +1,110 @@
+"""find_gaps: the window, the threshold from the lineup, the stages, one query."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from backfill.selectors import find_gaps, find_skipped
+from matches.models import Match
+from predictions.models import Prediction
+from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory, PredictionModelFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lineup():
+    return PredictionModelFactory.create_batch(3)
+
+
+def test_match_missing_predictions_is_a_gap_with_its_missing_models(lineup):
+    match = MatchFactory(finished=True)
+    PredictionFactory(match=match, model=lineup[0])
+    (gap,) = find_gaps(7)
+    assert gap.match_id == match.pk and gap.prediction_count == 1
+    assert gap.missing_model_ids == (lineup[1].pk, lineup[2].pk)
+    assert gap.stages == ("analyze", "predict", "settle")
+
+
+def test_complete_and_settled_match_is_not_a_gap(lineup):
+    match = MatchFactory(finished=True)
+    for model in lineup:
+        PredictionFactory(match=match, model=model, status=Prediction.Status.SCORED)
+    assert find_gaps(7) == []
+
+
+def test_complete_but_unsettled_finished_match_needs_only_settlement(lineup):
+    match = MatchFactory(finished=True)
+    for model in lineup:
+        PredictionFactory(match=match, model=model)
+    (gap,) = find_gaps(7)
+    assert gap.stages == ("settle",) and gap.missing_model_ids == ()
+
+
+def test_threshold_is_the_number_of_active_models_not_a_constant(lineup):
+    match = MatchFactory()
+    for model in lineup:
+        PredictionFactory(match=match, model=model)
+    assert find_gaps(7) == []
+    newcomer = PredictionModelFactory()
+    (gap,) = find_gaps(7)
+    assert gap.missing_model_ids == (newcomer.pk,)
+    newcomer.is_active = False
+    newcomer.save()
+    lineup[0].is_active = False
+    lineup[0].save()
+    assert find_gaps(7) == []
+
+
+def test_predictions_of_inactive_models_do_not_count(lineup):
+    match = MatchFactory()
+    retired = PredictionModelFactory(is_active=False)
+    PredictionFactory(match=match, model=retired)
+    (gap,) = find_gaps(7)
+    assert gap.prediction_count == 0 and len(gap.missing_model_ids) == 3
+
+
+def test_window_bounds_and_eligibility(lineup):
+    now = timezone.now()
+    inside = MatchFactory(kickoff_time=now - timedelta(days=6, hours=23))
+    MatchFactory(kickoff_time=now - timedelta(days=7, minutes=1))
+    MatchFactory(kickoff_time=now + timedelta(minutes=5))
+    MatchFactory(external_id=None)
+    MatchFactory(status=Match.Status.CANCELLED)
+    live = MatchFactory(status=Match.Status.LIVE)
+    assert {g.match_id for g in find_gaps(7, now=now)} == {inside.pk, live.pk}
+
+
+def test_live_and_scheduled_matches_are_not_settled(lineup):
+    MatchAnalysisFactory(match=MatchFactory(status=Match.Status.LIVE))
+    gap = find_gaps(7)[0]
+    assert gap.stages == ("predict",)
+
+
+def test_match_ids_restrict_the_search(lineup):
+    a, _ = MatchFactory(), MatchFactory()
+    assert [g.match_id for g in find_gaps(7, match_ids=[a.pk])] == [a.pk]
+
+
+def test_cancelled_and_postponed_are_reported_as_skipped_with_reason(lineup):
+    cancelled = MatchFactory(status=Match.Status.CANCELLED)
+    postponed = MatchFactory(status=Match.Status.POSTPONED)
+    skipped = {s.match_id: s.reason for s in find_skipped(7)}
+    assert set(skipped) == {cancelled.pk, postponed.pk}
+    assert "cancelled" in skipped[cancelled.pk] and "postponed" in skipped[postponed.pk]
+
+
+def test_gap_detection_is_one_query_whatever_the_number_of_gaps(lineup):
+    counts = []
+    for n in (1, 30):
+        for _ in range(n):
+            match = MatchFactory(finished=True)
+            PredictionFactory(match=match, model=lineup[0])
+        with CaptureQueriesContext(connection) as ctx:
+            gaps = find_gaps(7)
+        counts.append(len(ctx))
+        assert all(len(g.missing_model_ids) == 2 for g in gaps)
+    assert counts == [1, 1]
