@@ -95,3 +95,12 @@ class BackfillItemFactory(factory.django.DjangoModelFactory):
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+class LLMPredictionModelFactory(PredictionModelFactory):
+    """An openai_compatible lineup entry; tests point ``base_url`` at the fake LLM server."""
+
+    provider = PredictionModel.Provider.OPENAI_COMPATIBLE
+    config = factory.LazyFunction(
+        lambda: {"model": "fake/model", "base_url_setting": "TOGETHER_BASE_URL", "api_key_env": "TOGETHER_API_KEY"}
+    )

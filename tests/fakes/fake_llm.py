@@ -1,0 +1,384 @@
+"""A local OpenAI-compatible chat-completions server for tests, the demo and benchmarks.
+
+A real HTTP server on 127.0.0.1 (stdlib ``ThreadingHTTPServer``), so the provider is
+exercised over real sockets with real timeouts. Each remote model gets scripted replies
+(good, fenced, prose-wrapped, malformed, out of range, slow, 429, 500, an error inside a
+200), an optional fixed latency and a concurrency cap; every request is logged.
+
+    with FakeLLMServer(api_key="k") as server:
+        server.script("m", rate_limited(), good(2, 1))
+        ...  # POST {server.base_url}/chat/completions
+
+Standalone: ``python -m tests.fakes.fake_llm --port 8089 --latency 0.2 --max-concurrency 4``.
+"""
+
+import argparse
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+OverCapacity = Literal["reject", "wait"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer: a completion with ``content``, or an HTTP error, or a raw ``body``."""
+
+    status: int = 200
+    content: str | None = None
+    compute: Callable[[str], tuple[int, int]] | None = None
+    body: Any = None
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def prompt_score(prompt: str) -> tuple[int, int]:
+    """A deterministic, plausible score derived from the prompt (a stand-in for a model)."""
+    digest = hashlib.sha256(prompt.encode()).digest()
+    return digest[0] % 4, digest[1] % 3
+
+
+def good(home: int = 2, away: int = 1) -> Reply:
+    return Reply(content=json.dumps({"home": home, "away": away}))
+
+
+def computed(fn: Callable[[str], tuple[int, int]] = prompt_score) -> Reply:
+    return Reply(compute=fn)
+
+
+def fenced(home: int = 2, away: int = 1) -> Reply:
+    return Reply(content=f'```json\n{{"home": {home}, "away": {away}}}\n```')
+
+
+def prose(home: int = 2, away: int = 1) -> Reply:
+    return Reply(
+        content=(
+            "Both sides are in decent form, but the home side has the edge.\n"
+            f'My prediction: {{"home": {home}, "away": {away}}}\nGood luck!'
+        )
+    )
+
+
+def malformed(text: str = "I reckon the home side wins two-one.") -> Reply:
+    return Reply(content=text)
+
+
+def out_of_range(home: int = 21, away: int = 1) -> Reply:
+    return Reply(content=json.dumps({"home": home, "away": away}))
+
+
+def float_score(home: float = 2.5, away: float = 1.0) -> Reply:
+    return Reply(content=f'{{"home": {home}, "away": {away}}}')
+
+
+def slow(seconds: float, then: Reply | None = None) -> Reply:
+    base = then or good()
+    return Reply(status=base.status, content=base.content, compute=base.compute, body=base.body,
+                 delay=seconds + base.delay, headers=base.headers)
+
+
+def http_error(
+    status: int, message: str = "", code: str | int | None = None, retry_after: float | None = None
+) -> Reply:
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+    return Reply(status=status, body=_error_body(message or f"HTTP {status}", code), headers=headers)
+
+
+def rate_limited(retry_after: float | None = None) -> Reply:
+    return http_error(429, "Rate limit exceeded", "rate_limit_exceeded", retry_after)
+
+
+def server_error() -> Reply:
+    return http_error(500, "The server had an error while processing your request", "internal_error")
+
+
+def error_in_200(message: str = "Provider returned error", code: str | int | None = "invalid_request") -> Reply:
+    return Reply(status=200, body=_error_body(message, code))
+
+
+def _error_body(message: str, code: str | int | None) -> dict:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+
+
+@dataclass
+class LoggedRequest:
+    """Logged on arrival, so a request the client gave up on still counts; status 0 until answered."""
+
+    model: str
+    prompt: str  # every message's content, joined by blank lines
+    messages: list
+    time: float  # time.time() on arrival
+    payload: dict
+    status: int = 0
+
+
+@dataclass
+class _ModelState:
+    replies: deque = field(default_factory=deque)
+    default: Reply | None = None
+    latency: float | None = None
+    max_concurrency: int | None = None
+    over_capacity: OverCapacity | None = None
+    active: int = 0
+    peak: int = 0
+
+
+class FakeLLMServer:
+    """Scripted OpenAI-compatible server; thread-safe, one instance per test."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = "test-key",
+        latency: float = 0.0,
+        max_concurrency: int | None = None,
+        over_capacity: OverCapacity = "reject",
+        default: Reply | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self.api_key = api_key
+        self.latency = latency
+        self.max_concurrency = max_concurrency
+        self.over_capacity: OverCapacity = over_capacity
+        self.default = default or computed()
+        self._models: dict[str, _ModelState] = defaultdict(_ModelState)
+        self._log: list[LoggedRequest] = []
+        self._lock = threading.Condition()
+        self._stopping = threading.Event()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- scripting -------------------------------------------------------------------
+
+    def configure(
+        self,
+        model: str,
+        *,
+        default: Reply | None = None,
+        latency: float | None = None,
+        max_concurrency: int | None = None,
+        over_capacity: OverCapacity | None = None,
+    ) -> None:
+        """Per-model behaviour once the scripted replies run out, and its capacity."""
+        with self._lock:
+            state = self._models[model]
+            state.default = default if default is not None else state.default
+            state.latency = latency if latency is not None else state.latency
+            state.max_concurrency = max_concurrency if max_concurrency is not None else state.max_concurrency
+            state.over_capacity = over_capacity or state.over_capacity
+
+    def script(self, model: str, *replies: Reply) -> None:
+        """Queue replies for a model, one per request, before its default takes over."""
+        with self._lock:
+            self._models[model].replies.extend(replies)
+
+    # --- the log ---------------------------------------------------------------------
+
+    def requests(self, model: str | None = None) -> list[LoggedRequest]:
+        with self._lock:
+            return [entry for entry in self._log if model is None or entry.model == model]
+
+    def count(self, model: str | None = None) -> int:
+        return len(self.requests(model))
+
+    def peak_concurrency(self, model: str) -> int:
+        with self._lock:
+            return self._models[model].peak
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> "FakeLLMServer":
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._stopping.clear()
+        self._httpd = _Server((self.host, self.port), handler)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-llm", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            self._lock.notify_all()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "FakeLLMServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- serving ---------------------------------------------------------------------
+
+    def _complete(self, payload: dict, authorization: str) -> tuple[int, dict, dict[str, str]]:
+        """Status, body and headers of one chat-completions request."""
+        model = str(payload.get("model", ""))
+        messages = payload.get("messages") if isinstance(payload.get("messages"), list) else []
+        prompt = "\n\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
+        entry = LoggedRequest(model, prompt, messages, time.time(), payload)
+        with self._lock:
+            self._log.append(entry)
+
+        if self.api_key is not None and authorization != f"Bearer {self.api_key}":
+            presented = authorization.removeprefix("Bearer ")
+            # Real providers echo (part of) the presented key; the client must scrub it.
+            body = _error_body(f"Incorrect API key provided: {presented}", "invalid_api_key")
+            entry.status = 401
+            return 401, body, {}
+
+        with self._lock:
+            state = self._models[model]
+            reply = state.replies.popleft() if state.replies else (state.default or self.default)
+            cap = state.max_concurrency if state.max_concurrency is not None else self.max_concurrency
+            mode = state.over_capacity or self.over_capacity
+            latency = state.latency if state.latency is not None else self.latency
+            if cap is not None and state.active >= cap:
+                if mode == "reject":
+                    entry.status = 429
+                    return 429, _error_body("Too many concurrent requests for this model", "rate_limit_exceeded"), {}
+                while state.active >= cap and not self._stopping.is_set():
+                    self._lock.wait(timeout=0.1)
+            state.active += 1
+            state.peak = max(state.peak, state.active)
+        try:
+            self._stopping.wait(latency + reply.delay)
+        finally:
+            with self._lock:
+                state.active -= 1
+                self._lock.notify_all()
+
+        if reply.status != 200 or reply.body is not None:
+            body = reply.body if reply.body is not None else _error_body(f"HTTP {reply.status}", None)
+            entry.status = reply.status
+            return reply.status, body, reply.headers
+        if reply.compute is not None:
+            home, away = reply.compute(prompt)
+            content = json.dumps({"home": home, "away": away})
+        else:
+            content = reply.content or ""
+        entry.status = 200
+        return 200, _completion(model, content, prompt), reply.headers
+
+    def _models_listing(self) -> dict:
+        with self._lock:
+            names = sorted(self._models)
+        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "fake"} for name in names]}
+
+
+def _completion(model: str, content: str, prompt: str) -> dict:
+    prompt_tokens, completion_tokens = len(prompt.split()), len(content.split())
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Benchmarks open many connections at once; the default backlog of 5 would refuse some.
+    request_queue_size = 256
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeLLMServer
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+            self._send(404, {"error": {"message": f"Unknown path {self.path}", "code": "not_found"}})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            payload = json.loads(self.rfile.read(length) or b"null")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not payload.get("model"):
+            self._send(400, _error_body("Request body must be a JSON object naming a model", "invalid_request"))
+            return
+        status, body, headers = self.fake._complete(payload, self.headers.get("Authorization", ""))
+        self._send(status, body, headers)
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") in ("/v1/models", "/models"):
+            self._send(200, self.fake._models_listing())
+        else:
+            self._send(404, {"error": {"message": f"Unknown path {self.path}", "code": "not_found"}})
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout); nothing to answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the request log is the record."""
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A local fake OpenAI-compatible chat-completions server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every reply")
+    parser.add_argument("--max-concurrency", type=int, default=None, help="concurrent requests per model")
+    parser.add_argument("--over-capacity", choices=["reject", "wait"], default="reject",
+                        help="beyond the cap: answer 429 (reject) or queue (wait)")
+    parser.add_argument("--api-key", default=None, help="require this Bearer key (default: none)")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    server = FakeLLMServer(
+        host=args.host, port=args.port, api_key=args.api_key, latency=args.latency,
+        max_concurrency=args.max_concurrency, over_capacity=args.over_capacity,
+    )
+    server.start()
+    print(f"fake LLM serving {server.base_url}/chat/completions (Ctrl-C stops)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        print(f"stopped after {server.count()} request(s)")
+
+
+if __name__ == "__main__":
+    main()
