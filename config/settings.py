@@ -112,6 +112,12 @@ API_FOOTBALL_KEY = env("API_FOOTBALL_KEY", default="")
 API_FOOTBALL_TIMEOUT = env.float("API_FOOTBALL_TIMEOUT", default=15.0)
 API_FOOTBALL_REQUESTS_PER_MINUTE = env.int("API_FOOTBALL_REQUESTS_PER_MINUTE", default=300)
 API_FOOTBALL_MAX_RETRIES = env.int("API_FOOTBALL_MAX_RETRIES", default=4)
+# The per-minute budget's window in seconds (tests shorten it; the provider counts per minute).
+API_FOOTBALL_RATE_WINDOW_SECONDS = env.int("API_FOOTBALL_RATE_WINDOW_SECONDS", default=60)
+# Retry pauses: base * 2**attempt with jitter, capped; a rateLimit answer waits at least the pause.
+API_FOOTBALL_BACKOFF_BASE = env.float("API_FOOTBALL_BACKOFF_BASE", default=1.0)
+API_FOOTBALL_BACKOFF_CAP = env.float("API_FOOTBALL_BACKOFF_CAP", default=60.0)
+API_FOOTBALL_RATE_LIMIT_PAUSE = env.float("API_FOOTBALL_RATE_LIMIT_PAUSE", default=10.0)
 
 # --- Prediction providers -----------------------------------------------------
 # Base URLs of OpenAI-compatible providers; lineup entries name one of these
@@ -151,3 +157,8 @@ LOGGING = {
         "backfill": {"handlers": ["console"], "level": LOG_LEVEL},
     },
 }
+# Base of the exponential backoff between a stage's attempts (seconds).
+BACKFILL_RETRY_BASE_SECONDS = env.int("BACKFILL_RETRY_BASE_SECONDS", default=10)
+# How long a started job may go without a worker heartbeat before it counts as abandoned.
+RQ_HEARTBEAT_GRACE_SECONDS = env.int("RQ_HEARTBEAT_GRACE_SECONDS", default=60)
+RQ_JOB_MONITORING_INTERVAL = env.int("RQ_JOB_MONITORING_INTERVAL", default=30)

@@ -1,0 +1,174 @@
+"""Job ids, the atomic enqueue of a match's chain on the ``backfill`` queue, and job state.
+
+Idempotency layer one (layer two is PostgreSQL's unique constraints): the
+chain of a match is enqueued under a per-match Redis lock (SET NX with a
+token, released by compare-and-delete), and inside it the deterministic job
+ids are checked and written. Two enqueuers racing therefore produce one
+chain; a pending job is left alone ("already in flight"); a finished,
+failed, stopped or canceled job is deleted and replaced.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from rq import Callback, Queue, Retry
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+from backfill.selectors import Stage
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "backfill"
+JOB_ID_TEMPLATES = {
+    Stage.ANALYZE: "analyze-retro-{match_id}",
+    Stage.PREDICT: "predict-retro-{match_id}",
+    Stage.SETTLE: "settle-retro-{match_id}",
+}
+STAGE_FUNCTIONS = {
+    Stage.ANALYZE: "matches.jobs.analyze_match",
+    Stage.PREDICT: "predictions.jobs.predict_match",
+    Stage.SETTLE: "predictions.jobs.settle_match",
+}
+# Attempts in all (the first run plus retries), per stage.
+STAGE_ATTEMPTS = {Stage.ANALYZE: 5, Stage.PREDICT: 5, Stage.SETTLE: 3}
+PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED, JobStatus.CREATED}
+DEAD = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+RESULT_TTL = 7 * 86400
+FAILURE_TTL = 7 * 86400
+LOCK_SECONDS = 60
+
+
+def job_id(stage: str, match_id: int) -> str:
+    return JOB_ID_TEMPLATES[stage].format(match_id=match_id)
+
+
+def chain_job_ids(match_id: int) -> dict[str, str]:
+    return {stage: job_id(stage, match_id) for stage in Stage.ORDER}
+
+
+def redis_enabled() -> bool:
+    """False is the embedded default: no Redis, jobs run in-process."""
+    return bool(settings.REDIS_URL)
+
+
+def get_queue() -> Queue:
+    import django_rq
+
+    return django_rq.get_queue(QUEUE_NAME)
+
+
+def retry_policy(stage: str) -> Retry:
+    """Exponential backoff between attempts (needs workers started --with-scheduler)."""
+    retries = STAGE_ATTEMPTS[stage] - 1
+    base = settings.BACKFILL_RETRY_BASE_SECONDS
+    return Retry(max=retries, interval=[base * 2**i for i in range(retries)])
+
+
+@dataclass
+class ChainOutcome:
+    match_id: int
+    state: str  # "enqueued" or "in_flight"
+    job_ids: dict[str, str] = field(default_factory=dict)
+
+
+def _status(job: Job | None) -> JobStatus | None:
+    return None if job is None else job.get_status(refresh=False)
+
+
+def _orphaned(job: Job, chain: dict[str, Job | None], orphans: set[str], conn) -> bool:
+    """A deferred job whose parent died, vanished or is itself orphaned will never run.
+
+    RQ leaves such dependents deferred forever; they must not count as in flight.
+    """
+    by_id = {j.id: j for j in chain.values() if j is not None}
+    for parent_id in job._dependency_ids:
+        if parent_id in orphans:
+            return True
+        parent = by_id.get(parent_id) or Job.fetch_many([parent_id], connection=conn)[0]
+        if parent is None or _status(parent) in DEAD:
+            return True
+    return False
+
+
+def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOutcome:
+    conn = queue.connection
+    ids = chain_job_ids(match_id)
+    with conn.lock(f"backfill:chain-lock:{match_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
+        jobs = dict(zip(ids, Job.fetch_many(list(ids.values()), connection=conn, serializer=queue.serializer),
+                        strict=True))
+        live, orphans = {}, set()
+        for stage, job in jobs.items():
+            status = _status(job)
+            if status not in PENDING:
+                continue
+            if status == JobStatus.DEFERRED and _orphaned(job, jobs, orphans, conn):
+                logger.warning("replacing orphaned deferred job", extra={"match_id": match_id, "job_id": job.id})
+                orphans.add(job.id)
+                continue
+            live[stage] = job.id
+        if live:
+            return ChainOutcome(match_id, "in_flight", live)
+        for job in jobs.values():
+            if job is not None:
+                job.delete(remove_from_queue=True)
+        enqueued: dict[str, str] = {}
+        parent = None
+        for stage in stages:
+            kwargs = {"allow_retroactive": True} if stage == Stage.PREDICT else {}
+            parent = queue.enqueue(
+                STAGE_FUNCTIONS[stage],
+                args=(match_id,),
+                kwargs=kwargs,
+                job_id=ids[stage],
+                depends_on=parent,
+                retry=retry_policy(stage),
+                job_timeout=settings.BACKFILL_TIMEOUTS[stage],
+                result_ttl=RESULT_TTL,
+                failure_ttl=FAILURE_TTL,
+                on_success=Callback("backfill.callbacks.stage_succeeded"),
+                on_failure=Callback("backfill.callbacks.stage_failed"),
+                meta={"match_id": match_id, "stage": stage},
+                description=f"backfill {stage} match {match_id}",
+            )
+            enqueued[stage] = parent.id
+        logger.info("enqueued chain", extra={"match_id": match_id, "stages": list(stages)})
+        return ChainOutcome(match_id, "enqueued", enqueued)
+
+
+def recover_abandoned(queue: Queue) -> None:
+    """Move jobs of dead workers (heartbeat expired) out of 'started', so a new run can redo them."""
+    StartedJobRegistry(queue=queue).cleanup()
+
+
+def fetch_statuses(queue: Queue, ids: Iterable[str]) -> dict[str, str | None]:
+    """Status of every job id in one Redis round trip (None: the job does not exist)."""
+    ids = list(ids)
+    with queue.connection.pipeline(transaction=False) as pipe:
+        for jid in ids:
+            pipe.hget(Job.key_for(jid), "status")
+        raw = pipe.execute()
+    return {jid: (value.decode() if value else None) for jid, value in zip(ids, raw, strict=True)}
+
+
+def failure_reason(queue: Queue, jid: str) -> str:
+    job = Job.fetch_many([jid], connection=queue.connection, serializer=queue.serializer)[0]
+    if job is None:
+        return "job vanished from Redis"
+    result = job.latest_result()
+    text = (result.exc_string if result is not None else None) or ""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else f"job {job.get_status(refresh=False)}"
+
+
+def cancel_pending(queue: Queue, ids: Iterable[str]) -> list[str]:
+    """Cancel queued, scheduled and deferred jobs; running ones are left to finish."""
+    canceled = []
+    for jid, status in fetch_statuses(queue, ids).items():
+        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            job = Job.fetch(jid, connection=queue.connection, serializer=queue.serializer)
+            job.cancel()
+            canceled.append(jid)
+    return canceled
