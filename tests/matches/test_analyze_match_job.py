@@ -1,0 +1,79 @@
+"""analyze_match: idempotent, one analysis however often or concurrently it runs."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from matches.jobs import analyze_match
+from matches.models import Match, MatchAnalysis
+from matches.services import AnalysisRefused
+from tests.factories import MatchAnalysisFactory, MatchFactory, utc
+
+KICKOFF = utc(2025, 3, 1, 15)
+
+
+@pytest.mark.django_db
+def test_second_run_keeps_the_first_analysis():
+    match = MatchFactory(kickoff_time=KICKOFF)
+    MatchFactory(
+        competition=match.competition,
+        home_team=match.home_team,
+        kickoff_time=KICKOFF - timedelta(days=4),
+        finished=True,
+    )
+    first = analyze_match(match.pk)
+    stored = MatchAnalysis.objects.get(match=match)
+    second = analyze_match(match.pk)
+    assert first == {"match_id": match.pk, "created": True, "analysis_id": stored.pk}
+    assert second == {"match_id": match.pk, "created": False, "analysis_id": stored.pk}
+    assert MatchAnalysis.objects.count() == 1
+    assert stored.as_of == KICKOFF
+    assert stored.data["schema"] == 1 and stored.data["rest"]["home"]["days"] == 4
+
+
+@pytest.mark.django_db
+def test_an_existing_analysis_is_not_rebuilt():
+    analysis = MatchAnalysisFactory(match=MatchFactory(kickoff_time=KICKOFF), data={"schema": 1, "kept": True})
+    assert analyze_match(analysis.match_id)["created"] is False
+    analysis.refresh_from_db()
+    assert analysis.data == {"schema": 1, "kept": True}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [Match.Status.CANCELLED, Match.Status.POSTPONED])
+def test_cancelled_and_postponed_matches_are_refused(status):
+    match = MatchFactory(kickoff_time=KICKOFF, status=status)
+    with pytest.raises(AnalysisRefused, match=status):
+        analyze_match(match.pk)
+    assert not MatchAnalysis.objects.exists()
+    match.refresh_from_db()
+    assert match.status == status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_make_exactly_one_analysis():
+    match = MatchFactory(kickoff_time=KICKOFF)
+    barrier = threading.Barrier(4)
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(analyze_match(match.pk))
+        except BaseException as exc:  # reported below, a thread cannot raise into the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert MatchAnalysis.objects.filter(match=match).count() == 1
+    assert sorted(r["created"] for r in results) == [False, False, False, True]
+    assert len({r["analysis_id"] for r in results}) == 1
