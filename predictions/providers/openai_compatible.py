@@ -311,11 +311,22 @@ def _scrub(text: str, secret: str) -> str:
 # Top-level analysis keys that describe the match itself or raw material, never context.
 _SKIPPED_KEYS = frozenset(
     {
-        "history", "schema", "match", "fixture", "status", "status_code", "result", "score",
+        "history", "schema", "sources", "match", "fixture", "status", "status_code", "result", "score",
         "home_score", "away_score", "final_score", "goals", "settled_at",
     }
 )
 _DATE_KEYS = ("date", "kickoff", "kickoff_time", "played_at", "datetime", "utc_date")
+# PostgreSQL's jsonb does not keep key order; render in a stable, readable one.
+_KEY_ORDER = {
+    key: index
+    for index, key in enumerate(
+        (
+            "as_of", "date", "summary", "form", "rest", "season_record", "table", "head_to_head", "rank", "team",
+            "competition", "season", "venue", "opponent", "home", "away", "played", "won", "drawn", "lost",
+            "goals_for", "goals_against", "goal_diff", "points", "home_goals", "away_goals", "result", "days",
+        )
+    )
+}
 MAX_ROWS = 6
 TABLE_LEADERS = 3
 MAX_DEPTH = 3
@@ -349,7 +360,7 @@ def summarise_analysis(context: MatchContext) -> str:
     """
     analysis = context.analysis if isinstance(context.analysis, dict) else {}
     lines: list[str] = []
-    for key, value in analysis.items():
+    for key, value in _ordered(analysis):
         if not isinstance(key, str) or key in _SKIPPED_KEYS or key.startswith("_"):
             continue
         _render(_label(key, context), value, context, 0, lines)
@@ -370,13 +381,13 @@ def _label(key: str, context: MatchContext) -> str:
 def _render(label: str, value: Any, context: MatchContext, depth: int, lines: list[str]) -> None:
     indent = "  " * depth
     if _is_scalar(value):
-        lines.append(f"{indent}{label}: {_scalar(value)}")
+        lines.append(f"{indent}{label}: {_scalar(value, label)}")
     elif isinstance(value, dict):
         if all(_is_scalar(item) for item in value.values()):
             lines.append(f"{indent}{label}: {_row(value, context)}")
         elif depth < MAX_DEPTH:
             lines.append(f"{indent}{label}:")
-            for key, item in value.items():
+            for key, item in _ordered(value):
                 if isinstance(key, str) and key != "history" and not key.startswith("_"):
                     _render(_label(key, context) if depth == 0 else key.replace("_", " "), item, context,
                             depth + 1, lines)
@@ -415,15 +426,26 @@ def _choose_rows(rows: list[dict], context: MatchContext) -> list[dict]:
 
 
 def _row(row: dict, context: MatchContext) -> str:
+    """``key=value`` pairs; database ids are noise to a language model and are left out."""
     parts = []
-    for key, value in row.items():
+    for key, value in _ordered(row):
+        if _is_id(key):
+            continue
         if _is_scalar(value):
-            parts.append(f"{key}={_scalar(value)}")
+            parts.append(f"{key}={_scalar(value, key)}")
         elif isinstance(value, dict) and all(_is_scalar(item) for item in value.values()):
-            parts.extend(f"{key}.{sub}={_scalar(item)}" for sub, item in value.items())
+            parts.extend(f"{key}.{sub}={_scalar(item, sub)}" for sub, item in _ordered(value) if not _is_id(sub))
         elif isinstance(value, list | dict):
             parts.append(f"{key}=[{len(value)} items]")
     return ", ".join(parts)
+
+
+def _ordered(mapping: dict) -> list[tuple[Any, Any]]:
+    return sorted(mapping.items(), key=lambda item: (_KEY_ORDER.get(item[0], len(_KEY_ORDER)), str(item[0])))
+
+
+def _is_id(key: Any) -> bool:
+    return isinstance(key, str) and (key == "id" or key.endswith("_id"))
 
 
 def _row_date(row: dict) -> datetime | date | None:
@@ -459,8 +481,13 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any, key: Any = None) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
+    if key in _DATE_KEYS and isinstance(value, str) and len(value) > 10:
+        try:  # the day is enough context and saves tokens
+            return datetime.fromisoformat(value).strftime("%Y-%m-%d")
+        except ValueError:
+            pass
     text = str(value)
     return text if len(text) <= MAX_STRING_CHARS else text[: MAX_STRING_CHARS - 1] + "…"

@@ -269,14 +269,7 @@ def test_prompt_has_teams_and_form_but_never_the_match_score(server):
         home_team=TeamFactory(name="Liverpool"), away_team=TeamFactory(name="Manchester City"),
         kickoff_time=KICKOFF, status=Match.Status.FINISHED, status_code="FT", home_score=17, away_score=19,
     )
-    MatchAnalysisFactory(match=match, data={
-        "schema": 1,
-        "home": {"form": [{"date": "2025-02-01", "opponent": "Bournemouth", "venue": "away", "goals_for": 2,
-                           "goals_against": 0, "result": "W"}], "rest_days": 7},
-        "away": {"form": [{"date": "2025-02-02", "opponent": "Arsenal", "venue": "away", "goals_for": 1,
-                           "goals_against": 5, "result": "L"}], "rest_days": 6},
-        "history": [{"date": "2024-08-01", "note": "RAW-HISTORY-ROW"}],
-    })
+    MatchAnalysisFactory(match=match, data=schema_one_analysis(match.home_team_id, match.away_team_id))
     match.refresh_from_db()
     match_context = MatchContext(
         match_id=match.pk, kickoff_time=match.kickoff_time, competition=str(match.competition),
@@ -289,12 +282,51 @@ def test_prompt_has_teams_and_form_but_never_the_match_score(server):
     prompt = server.requests(REMOTE)[0].prompt
     assert "Liverpool" in prompt
     assert "Manchester City" in prompt
-    assert "opponent=Bournemouth" in prompt
-    assert "result=L" in prompt
+    assert "opponent.name=Bournemouth, goals_for=2, goals_against=0, result=W" in prompt
+    assert "opponent.name=Arsenal, goals_for=1, goals_against=5, result=L" in prompt
+    assert "team=Liverpool" in prompt
+    assert "days=7" in prompt
+    assert "home.name=Manchester City, away.name=Liverpool, home_goals=2, away_goals=2" in prompt
     assert "17" not in prompt
     assert "19" not in prompt
     assert "finished" not in prompt.lower()
     assert "RAW-HISTORY-ROW" not in prompt
+
+
+def schema_one_analysis(home_id: int, away_id: int) -> dict:
+    """The shape matches.services.analysis composes (schema 1), with a long raw history."""
+    record = {"played": 23, "won": 16, "drawn": 5, "lost": 2, "goals_for": 52, "goals_against": 21, "points": 53}
+    return {
+        "schema": 1,
+        "as_of": KICKOFF.isoformat(),
+        "match": {"id": 1, "round": "Regular Season - 24", "kickoff_time": KICKOFF.isoformat()},
+        "sources": {"db": 480, "api": 0},
+        "form": {
+            "home": [{"date": "2025-02-01T15:00:00+00:00", "match_id": 11, "competition": "Premier League",
+                      "venue": "away", "opponent": {"id": 3, "name": "Bournemouth"}, "goals_for": 2,
+                      "goals_against": 0, "result": "W"}],
+            "away": [{"date": "2025-02-02T16:30:00+00:00", "match_id": 12, "competition": "Premier League",
+                      "venue": "away", "opponent": {"id": 4, "name": "Arsenal"}, "goals_for": 1,
+                      "goals_against": 5, "result": "L"}],
+        },
+        "rest": {"home": {"date": "2025-02-01T15:00:00+00:00", "days": 7},
+                 "away": {"date": "2025-02-02T16:30:00+00:00", "days": 6}},
+        "season_record": {"home": {"date": "2025-02-01T15:00:00+00:00", "home": record, "away": record},
+                          "away": {"date": "2025-02-02T16:30:00+00:00", "home": record, "away": record}},
+        "table": {"date": "2025-02-02T16:30:00+00:00", "matches": 230, "rows": [
+            {"team_id": home_id, "team": "Liverpool", **record, "goal_diff": 31, "rank": 1},
+            {"team_id": away_id, "team": "Manchester City", **record, "goal_diff": 12, "rank": 4},
+        ]},
+        "head_to_head": {"date": "2024-12-01T16:00:00+00:00",
+                         "summary": {"played": 1, "home_team_wins": 0, "draws": 1, "away_team_wins": 0},
+                         "meetings": [{"date": "2024-03-10T15:45:00+00:00", "match_id": 9,
+                                       "competition": "Premier League", "season": 2023,
+                                       "home": {"id": away_id, "name": "Manchester City"},
+                                       "away": {"id": home_id, "name": "Liverpool"},
+                                       "home_goals": 2, "away_goals": 2}]},
+        "history": [{"date": "2024-08-01T14:00:00+00:00", "home_id": 1, "away_id": 2, "home_goals": 1,
+                     "away_goals": 0, "note": "RAW-HISTORY-ROW"}] * 300,
+    }
 
 
 def test_prompt_drops_rows_dated_at_or_after_kickoff():
