@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 SCHEMA = 1
 FORM_LENGTH = 6
 HISTORY_DAYS = 730
+# The API wants ``from`` with ``to``; meetings older than this say little about today's teams.
+H2H_YEARS = 10
 # API-Football statuses of a match played to a result; AWD/WO are awarded, not played.
 API_FINISHED = frozenset({"FT", "AET", "PEN"})
 _REFUSED = {Match.Status.CANCELLED, Match.Status.POSTPONED}
@@ -155,7 +157,8 @@ def _fetch_api_rows(match: Match) -> list[dict]:
                 **{"from": season_start.isoformat(), "to": last_day.isoformat()},
             )
         if home_ext is not None and away_ext is not None:
-            rows += client.head_to_head(home_ext, away_ext, to=last_day.isoformat())
+            since = date(last_day.year - H2H_YEARS, 1, 1)
+            rows += client.head_to_head(home_ext, away_ext, **{"from": since.isoformat(), "to": last_day.isoformat()})
     return rows
 
 
