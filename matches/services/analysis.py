@@ -51,16 +51,17 @@ class LeagueScope:
         query = Q(competition_id=self.competition_id)
         if self.code:
             query |= Q(competition__code=self.code)
-        elif self.external_id is not None:
+        if self.external_id is not None:
             query |= Q(competition__external_id=self.external_id)
         return query
 
     def in_league(self, fact: MatchFact) -> bool:
-        if fact.competition_id == self.competition_id:
-            return True
-        if self.code:
-            return fact.league_code == self.code
-        return self.external_id is not None and fact.league_external_id == self.external_id
+        """Same competition, same openfootball code, or same API-Football league id."""
+        return (
+            fact.competition_id == self.competition_id
+            or (bool(self.code) and fact.league_code == self.code)
+            or (self.external_id is not None and fact.league_external_id == self.external_id)
+        )
 
     def in_season(self, fact: MatchFact) -> bool:
         return self.in_league(fact) and fact.season == self.season

@@ -284,3 +284,12 @@ def test_build_uses_a_handful_of_queries_however_long_the_history(league, django
     with django_assert_max_num_queries(2):
         data = build_analysis(target).data
     assert len(data["history"]) == 203
+
+
+def test_history_joins_openfootball_and_api_seasons_of_one_league():
+    a, b = TeamFactory(), TeamFactory()
+    this = CompetitionFactory(code="en.1", external_id=39, season=2024)
+    _played(CompetitionFactory(code="", external_id=39, season=2023), a, b, KICKOFF - timedelta(days=300), 2, 0)
+    _played(CompetitionFactory(code="en.1", external_id=None, season=2022), a, b, KICKOFF - timedelta(days=700), 0, 2)
+    target = MatchFactory(competition=this, home_team=a, away_team=b, kickoff_time=KICKOFF)
+    assert [h["home_goals"] for h in build_analysis(target).data["history"]] == [0, 2]
