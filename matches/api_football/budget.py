@@ -1,0 +1,78 @@
+"""A request budget (N requests per W seconds) shared by every process.
+
+API-Football counts requests per account, not per process: a backfill with
+several workers must share one budget, so the moving window lives in Redis
+when ``REDIS_URL`` is set (the ``limits`` library's atomic Lua script) and in
+process memory otherwise. Waiting blocks until the oldest request in the
+window expires; the budget is never exceeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+logger = logging.getLogger(__name__)
+
+_storages: dict[str, Storage] = {}
+_storages_lock = threading.Lock()
+
+
+def _storage(redis_url: str | None) -> Storage:
+    """One storage per URL and process, so every client in a process shares the in-memory window."""
+    key = redis_url or "memory://"
+    with _storages_lock:
+        if key not in _storages:
+            _storages[key] = RedisStorage(redis_url) if redis_url else MemoryStorage()
+        return _storages[key]
+
+
+class RequestBudget:
+    """At most ``limit`` acquisitions per ``window_seconds`` under one name, across processes.
+
+    ``margin_seconds`` widens the limiter's window a little: a slot is granted
+    in the caller's process but counted by the provider on arrival, and
+    network jitter must not squeeze two bursts into one provider window.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        window_seconds: int = 60,
+        margin_seconds: int = 1,
+        name: str = "api-football",
+        redis_url: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit < 1 or window_seconds < 1 or margin_seconds < 0:
+            raise ValueError("a budget needs limit >= 1, window_seconds >= 1 and margin_seconds >= 0")
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self.name = name
+        self.shared = bool(redis_url)
+        self._item = RateLimitItemPerSecond(limit, window_seconds + margin_seconds, namespace="KICKBENCH")
+        self._limiter = MovingWindowRateLimiter(_storage(redis_url))
+        self._sleep = sleep
+
+    def acquire(self) -> float:
+        """Take one slot, waiting as long as needed; return the seconds waited."""
+        waited = 0.0
+        while not self._limiter.hit(self._item, self.name):
+            stats = self._limiter.get_window_stats(self._item, self.name)
+            # Wake when the oldest request leaves the window; another process may take the slot first.
+            pause = min(max(stats.reset_time - time.time(), 0.01), float(self.window_seconds))
+            if waited == 0.0:
+                logger.info("request budget spent, waiting", extra={"budget": self.name, "wait_s": round(pause, 3)})
+            self._sleep(pause)
+            waited += pause
+        return waited
+
+    def remaining(self) -> int:
+        return self._limiter.get_window_stats(self._item, self.name).remaining
