@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 
+from matches.api_football import ApiFootballClient
 from matches.models import Competition, Match, MatchAnalysis, Team
 from matches.services.leak_guard import MatchFact, PreKickoffFacts, assert_payload_before_kickoff
 
@@ -142,8 +143,6 @@ def _needs_api(match: Match, facts: PreKickoffFacts, scope: LeagueScope) -> bool
 
 def _fetch_api_rows(match: Match) -> list[dict]:
     """/fixtures of the season and /fixtures/headtohead, both bounded to the day before kickoff."""
-    from matches.api_football import ApiFootballClient
-
     competition = match.competition
     last_day = match.kickoff_time.astimezone(UTC).date() - timedelta(days=1)
     # Jan 1 of the start year covers August starts and calendar-year seasons alike.
