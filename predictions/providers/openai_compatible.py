@@ -383,6 +383,8 @@ def _render(label: str, value: Any, context: MatchContext, depth: int, lines: li
     if _is_scalar(value):
         lines.append(f"{indent}{label}: {_scalar(value, label)}")
     elif isinstance(value, dict):
+        if _dated_at_or_after_kickoff(value, context):
+            return
         if all(_is_scalar(item) for item in value.values()):
             lines.append(f"{indent}{label}: {_row(value, context)}")
         elif depth < MAX_DEPTH:

@@ -329,19 +329,21 @@ def schema_one_analysis(home_id: int, away_id: int) -> dict:
     }
 
 
-def test_prompt_drops_rows_dated_at_or_after_kickoff():
+def test_prompt_drops_facts_dated_at_or_after_kickoff():
     prompt = build_prompt(context({
         "head_to_head": [
             {"date": "2024-12-01", "home": "Liverpool", "away": "Manchester City", "home_goals": 2, "away_goals": 0},
             {"date": KICKOFF.isoformat(), "home": "Liverpool", "away": "Manchester City", "home_goals": 9,
              "away_goals": 9},
             {"date": "2025-03-01", "home": "Manchester City", "away": "Liverpool", "home_goals": 8, "away_goals": 8},
-        ]
+        ],
+        "rest": {"home": {"date": "2025-02-09T12:00:00+00:00", "days": -1}},
     }))
 
     assert "home_goals=2" in prompt
     assert "home_goals=9" not in prompt
     assert "home_goals=8" not in prompt
+    assert "days=-1" not in prompt
 
 
 def test_prompt_keeps_the_latest_form_and_the_table_rows_that_matter():
