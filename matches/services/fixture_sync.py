@@ -1,0 +1,225 @@
+"""Fixture sync: upsert API-Football fixtures into Competition, Team and Match.
+
+Idempotent by external id: a second run with the same data writes nothing and
+reports every match unchanged. Queries are per batch, not per fixture. When
+the final score (or the outcome) of an already settled match changes, the
+match is re-settled in the same transaction, so points never disagree with
+the stored result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from matches.api_football import ApiFootballClient, MalformedResponse, ParsedFixture, parse_fixture
+from matches.models import Competition, Match, MatchStatus, Team
+from predictions.services import SettlementRefused, settle_match
+
+logger = logging.getLogger(__name__)
+
+# Fields the sync owns on Match; anything else (quotas, settled_at) belongs to settlement.
+MATCH_FIELDS = (
+    "competition_id",
+    "home_team_id",
+    "away_team_id",
+    "kickoff_time",
+    "status",
+    "status_code",
+    "home_score",
+    "away_score",
+    "round",
+)
+_SETTLEABLE = (MatchStatus.FINISHED, MatchStatus.CANCELLED, MatchStatus.POSTPONED)
+
+
+@dataclass
+class SyncResult:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    competitions_created: int = 0
+    competitions_updated: int = 0
+    teams_created: int = 0
+    teams_updated: int = 0
+    resettled: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.created
+            or self.updated
+            or self.competitions_created
+            or self.competitions_updated
+            or self.teams_created
+            or self.teams_updated
+        )
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "changed": self.changed}
+
+    def summary(self) -> str:
+        text = (
+            f"{self.fetched} fixtures fetched; matches: {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.skipped} skipped; teams: {self.teams_created} created, "
+            f"{self.teams_updated} renamed; competitions: {self.competitions_created} created, "
+            f"{self.competitions_updated} updated; {len(self.resettled)} re-settled"
+        )
+        return text if self.changed else f"{text}. Nothing changed."
+
+
+def sync_fixtures(
+    *,
+    league: int,
+    season: int,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    client: ApiFootballClient | None = None,
+) -> SyncResult:
+    """Fetch one league season (optionally a date window) and upsert it; one API request."""
+    params: dict = {"league": league, "season": season}
+    if date_from is not None:
+        params["from_"] = date_from
+    if date_to is not None:
+        params["to"] = date_to
+    own_client = client is None
+    client = client or ApiFootballClient.from_settings()
+    try:
+        raw = client.fixtures(**params)
+    finally:
+        if own_client:
+            client.close()
+    parsed: list[ParsedFixture] = []
+    problems: list[str] = []
+    for item in raw:
+        try:
+            parsed.append(parse_fixture(item))
+        except MalformedResponse as exc:
+            # One unreadable fixture must not hold back the rest of the season.
+            problems.append(str(exc))
+            logger.warning("skipped an unreadable fixture", extra={"error": str(exc)})
+    result = upsert_fixtures(parsed)
+    result.fetched = len(raw)
+    result.skipped += len(problems)
+    result.problems.extend(problems)
+    logger.info("fixture sync done", extra={"league": league, "season": season, "sync": result.as_dict()})
+    return result
+
+
+def upsert_fixtures(fixtures: Iterable[ParsedFixture]) -> SyncResult:
+    """Write parsed fixtures in one transaction; a fixed number of queries per batch."""
+    by_id: dict[int, ParsedFixture] = {f.external_id: f for f in fixtures}  # the last copy of a duplicate wins
+    result = SyncResult(fetched=len(by_id))
+    if not by_id:
+        return result
+    with transaction.atomic():
+        competitions = _upsert_competitions(by_id.values(), result)
+        teams = _upsert_teams(by_id.values(), result)
+        _upsert_matches(by_id, competitions, teams, result)
+    return result
+
+
+def _upsert_competitions(fixtures: Iterable[ParsedFixture], result: SyncResult) -> dict[tuple[int, int], int]:
+    leagues = {(f.league.external_id, f.league.season): f.league for f in fixtures}
+    ids: dict[tuple[int, int], int] = {}
+    for (external_id, season), league in leagues.items():
+        competition, created = Competition.objects.select_for_update().get_or_create(
+            external_id=external_id,
+            season=season,
+            defaults={"name": league.name or f"League {external_id}", "country": league.country},
+        )
+        if created:
+            result.competitions_created += 1
+        elif league.name and (competition.name, competition.country) != (league.name, league.country):
+            competition.name, competition.country = league.name, league.country
+            competition.save(update_fields=["name", "country", "updated_at"])
+            result.competitions_updated += 1
+        ids[(external_id, season)] = competition.pk
+    return ids
+
+
+def _upsert_teams(fixtures: Iterable[ParsedFixture], result: SyncResult) -> dict[int, int]:
+    names: dict[int, str] = {}
+    for f in fixtures:
+        for team in (f.home_team, f.away_team):
+            names[team.external_id] = team.name or names.get(team.external_id) or f"Team {team.external_id}"
+    existing = {t.external_id: t for t in Team.objects.select_for_update().filter(external_id__in=names)}
+    renamed = []
+    for external_id, team in existing.items():
+        if names[external_id] and team.name != names[external_id]:
+            team.name = names[external_id]
+            renamed.append(team)
+    Team.objects.bulk_update(renamed, ["name"])
+    new = [Team(external_id=i, name=name) for i, name in names.items() if i not in existing]
+    # ignore_conflicts: a concurrent sync may insert the same team; it is re-read below either way.
+    Team.objects.bulk_create(new, ignore_conflicts=True)
+    result.teams_created, result.teams_updated = len(new), len(renamed)
+    return dict(Team.objects.filter(external_id__in=names).values_list("external_id", "pk"))
+
+
+def _upsert_matches(
+    by_id: dict[int, ParsedFixture],
+    competitions: dict[tuple[int, int], int],
+    teams: dict[int, int],
+    result: SyncResult,
+) -> None:
+    existing = {m.external_id: m for m in Match.objects.select_for_update().filter(external_id__in=by_id)}
+    now = timezone.now()
+    to_create: list[Match] = []
+    to_update: list[Match] = []
+    resettle: list[int] = []
+    for external_id, f in by_id.items():
+        values = {
+            "competition_id": competitions[(f.league.external_id, f.league.season)],
+            "home_team_id": teams[f.home_team.external_id],
+            "away_team_id": teams[f.away_team.external_id],
+            "kickoff_time": f.kickoff_time,
+            "status": f.status,
+            "status_code": f.status_code,
+            "home_score": f.home_score,
+            "away_score": f.away_score,
+            "round": f.round,
+        }
+        if values["home_team_id"] == values["away_team_id"]:
+            result.skipped += 1
+            result.problems.append(f"fixture {external_id}: a team cannot play itself")
+            continue
+        match = existing.get(external_id)
+        if match is None:
+            to_create.append(Match(external_id=external_id, **values))
+            continue
+        changed = {name for name, value in values.items() if getattr(match, name) != value}
+        if not changed:
+            result.unchanged += 1
+            continue
+        outcome_changed = bool(changed & {"status", "home_score", "away_score"})
+        for name in changed:
+            setattr(match, name, values[name])
+        match.updated_at = now
+        to_update.append(match)
+        if match.settled_at is not None and outcome_changed:
+            resettle.append(match.pk)
+    Match.objects.bulk_create(to_create)
+    Match.objects.bulk_update(to_update, [*MATCH_FIELDS, "updated_at"])
+    result.created, result.updated = len(to_create), len(to_update)
+    for match in to_update:
+        if match.pk in resettle and match.status not in _SETTLEABLE:
+            # E.g. a corrected fixture set back to live: nothing final to score against yet.
+            result.problems.append(f"match {match.pk} was settled but is now {match.status}; not re-settled")
+            resettle.remove(match.pk)
+    for match_id in resettle:
+        try:
+            settle_match(match_id)
+        except SettlementRefused as exc:
+            result.problems.append(f"match {match_id} not re-settled: {exc}")
+            continue
+        result.resettled.append(match_id)
+        logger.info("re-settled a match whose result changed", extra={"match_id": match_id})
