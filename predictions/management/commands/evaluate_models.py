@@ -1,0 +1,58 @@
+"""Walk a vendored season forward and print how each local model would have scored."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from matches.openfootball import LEAGUES, SEASONS
+from predictions.services.evaluation import EvaluationError, EvaluationReport, evaluate
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate the local statistical models on a vendored openfootball season, each match predicted only "
+        "from matches before its kickoff. Reads the vendored files; needs no database."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--league", default="en.1", help=f"league code: {', '.join(sorted(LEAGUES))}")
+        parser.add_argument("--season", default="2024-25", help=f"season: {', '.join(SEASONS)}")
+        parser.add_argument("--limit", type=int, default=None, help="only the first N matches (quick checks)")
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    def handle(self, *args, league: str, season: str, limit: int | None, json: bool, **options) -> None:
+        try:
+            report = evaluate(league=league, season=season, limit=limit)
+        except EvaluationError as exc:
+            raise CommandError(f"{exc}. Example: --league en.1 --season 2024-25") from None
+        if json:
+            self.stdout.write(_json_dumps(report))
+        else:
+            self.stdout.write(render_table(report))
+        failing = [s.slug for s in report.scores if s.failed == s.matches]
+        if failing:
+            raise CommandError(f"no tips at all from {', '.join(failing)}; see first_failure in --json")
+
+
+def _json_dumps(report: EvaluationReport) -> str:
+    return json.dumps(report.as_dict(), indent=2)
+
+
+def render_table(report: EvaluationReport) -> str:
+    header = (
+        f"{'model':<24} {'tips H/D/A':>12} {'tendency':>9} {'exact':>6} {'quota pts/m':>12} {'2/3/4 pts/m':>12}"
+        f" {'failed':>7}"
+    )
+    lines = [
+        f"{report.league} {report.season}: {report.matches} matches, walk-forward "
+        f"(warm-up: {', '.join(report.warm_up_seasons) or 'none'})",
+        header,
+        "-" * len(header),
+    ]
+    for s in report.scores:
+        split = "/".join(str(s.tips_by_tendency[t]) for t in ("home", "draw", "away"))
+        lines.append(
+            f"{s.slug:<24} {split:>12} {s.tendency_accuracy:>8.1%} {s.exact_hits:>6} "
+            f"{s.quota_points_per_match:>12.3f} {s.kicktipp_points_per_match:>12.3f} {s.failed:>7}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,199 @@
+"""Walk-forward evaluation of the local models on a vendored openfootball season.
+
+Each match of the season is predicted through the same registry and adapters
+as production, from a history holding only the league's matches that kicked
+off strictly before it: this season's earlier results plus the previous
+vendored seasons, within the analysis' window (``HISTORY_DAYS``). Nothing at
+or after the kickoff is ever passed in. Dixon-Coles and Elo refit for every
+distinct history, i.e. once per kickoff slot; matches that kick off together
+share a fit through the fit cache, so no matchday-level shortcut is needed.
+
+The platform's quota points are computed as settlement would: quotas from the
+tips of the evaluated models for that match. Plain Kicktipp 2/3/4 points are
+reported alongside, for comparison with published baselines.
+"""
+
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from matches.openfootball import SEASONS, load_season, parse_season_label
+from matches.services.analysis import HISTORY_DAYS
+from predictions.models import PredictionModel
+from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip
+from predictions.providers.registry import build_predictor
+from predictions.scoring import calculate_quotas, score_prediction, tendency_of
+
+
+@dataclass(frozen=True)
+class Contender:
+    slug: str
+    provider: str
+    config: dict = field(default_factory=dict)
+
+
+DEFAULT_LINEUP: tuple[Contender, ...] = (
+    Contender("always-2-1", "fixed_score", {"home": 2, "away": 1}),
+    Contender("most-frequent", "most_frequent"),
+    Contender("dixon-coles", "dixon_coles", {"quota_estimate": "model"}),
+    Contender("dixon-coles-typical", "dixon_coles", {"quota_estimate": "typical"}),
+    Contender("dixon-coles-likeliest", "dixon_coles", {"tip": "most_likely"}),
+    Contender("elo", "elo", {"quota_estimate": "model"}),
+    Contender("elo-typical", "elo", {"quota_estimate": "typical"}),
+)
+
+PredictorFactory = Callable[[Contender], Predictor]
+
+
+class EvaluationError(ValueError):
+    """The league or season cannot be evaluated; the message says why."""
+
+
+@dataclass
+class ModelScore:
+    slug: str
+    provider: str
+    matches: int = 0
+    failed: int = 0
+    tendency_hits: int = 0
+    exact_hits: int = 0
+    quota_points: int = 0
+    kicktipp_points: int = 0
+    tips_by_tendency: dict[str, int] = field(default_factory=lambda: {"home": 0, "draw": 0, "away": 0})
+    first_failure: str = ""
+
+    @property
+    def tendency_accuracy(self) -> float:
+        return self.tendency_hits / self.matches if self.matches else 0.0
+
+    @property
+    def quota_points_per_match(self) -> float:
+        return self.quota_points / self.matches if self.matches else 0.0
+
+    @property
+    def kicktipp_points_per_match(self) -> float:
+        return self.kicktipp_points / self.matches if self.matches else 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {
+            "tendency_accuracy": round(self.tendency_accuracy, 4),
+            "quota_points_per_match": round(self.quota_points_per_match, 4),
+            "kicktipp_points_per_match": round(self.kicktipp_points_per_match, 4),
+        }
+
+
+@dataclass
+class EvaluationReport:
+    league: str
+    season: str
+    matches: int
+    warm_up_seasons: list[str]
+    scores: list[ModelScore]
+
+    def as_dict(self) -> dict:
+        return {
+            "league": self.league,
+            "season": self.season,
+            "matches": self.matches,
+            "warm_up_seasons": self.warm_up_seasons,
+            "models": [s.as_dict() for s in self.scores],
+        }
+
+
+def kicktipp_points(tip: tuple[int, int], result: tuple[int, int]) -> int:
+    """Plain Kicktipp 2/3/4: exact 4, goal difference 3 (wins only), tendency 2."""
+    if tip == result:
+        return 4
+    if tendency_of(*tip) != tendency_of(*result):
+        return 0
+    if result[0] != result[1] and tip[0] - tip[1] == result[0] - result[1]:
+        return 3
+    return 2
+
+
+def _registry_factory(contender: Contender) -> Predictor:
+    return build_predictor(PredictionModel(slug=contender.slug, provider=contender.provider, config=contender.config))
+
+
+def evaluate(
+    *,
+    league: str,
+    season: str,
+    limit: int | None = None,
+    lineup: Sequence[Contender] = DEFAULT_LINEUP,
+    predictor_factory: PredictorFactory = _registry_factory,
+    history_days: int = HISTORY_DAYS,
+) -> EvaluationReport:
+    """Predict every finished match of the season in kickoff order and score the tips."""
+    try:
+        folder = parse_season_label(season)
+        target = load_season(league, folder)
+        warm_up = [s for s in SEASONS if s < folder]
+        previous = [load_season(league, s) for s in warm_up]
+    except ValueError as exc:
+        raise EvaluationError(str(exc)) from None
+    if limit is not None and limit < 1:
+        raise EvaluationError(f"limit must be a positive number of matches, got {limit}")
+
+    team_ids: dict[str, int] = {}
+
+    def team_id(name: str) -> int:
+        return team_ids.setdefault(name, len(team_ids) + 1)
+
+    finished = sorted(
+        (m for s in [*previous, target] for m in s.matches if m.home_goals is not None and m.away_goals is not None),
+        key=lambda m: (m.kickoff_time, m.home_team),
+    )
+    kickoffs = [m.kickoff_time for m in finished]
+    rows = [
+        {
+            "date": m.kickoff_time.isoformat(),
+            "home_id": team_id(m.home_team),
+            "away_id": team_id(m.away_team),
+            "home_goals": m.home_goals,
+            "away_goals": m.away_goals,
+        }
+        for m in finished
+    ]
+    to_predict = [m for m in target.matches if m.home_goals is not None and m.away_goals is not None]
+    if limit is not None:
+        to_predict = to_predict[:limit]
+    if not to_predict:
+        raise EvaluationError(f"{league} {folder} has no finished matches to evaluate")
+
+    predictors = {c.slug: predictor_factory(c) for c in lineup}
+    scores = {c.slug: ModelScore(c.slug, c.provider) for c in lineup}
+    for number, match in enumerate(to_predict, start=1):
+        start = bisect_left(kickoffs, match.kickoff_time - timedelta(days=history_days))
+        end = bisect_left(kickoffs, match.kickoff_time)  # strictly before kickoff
+        context = MatchContext(
+            match_id=number,
+            kickoff_time=match.kickoff_time,
+            competition=f"{league} {folder}",
+            home_team_id=team_id(match.home_team),
+            home_team=match.home_team,
+            away_team_id=team_id(match.away_team),
+            away_team=match.away_team,
+            analysis={"history": rows[start:end]},
+        )
+        tips: dict[str, Tip] = {}
+        for slug, predictor in predictors.items():
+            try:
+                tips[slug] = predictor.predict(context)
+            except PredictionFailed as exc:
+                scores[slug].failed += 1
+                scores[slug].first_failure = scores[slug].first_failure or str(exc)
+        quotas = calculate_quotas((t.home, t.away) for t in tips.values())
+        result = (match.home_goals, match.away_goals)
+        for slug, score in scores.items():
+            score.matches += 1
+            tip = tips.get(slug)
+            if tip is None:
+                continue
+            score.tips_by_tendency[tendency_of(tip.home, tip.away).value] += 1
+            score.tendency_hits += tendency_of(tip.home, tip.away) == tendency_of(*result)
+            score.exact_hits += (tip.home, tip.away) == result
+            score.quota_points += score_prediction(tip.home, tip.away, *result, quotas).total
+            score.kicktipp_points += kicktipp_points((tip.home, tip.away), result)
+    return EvaluationReport(league, folder, len(to_predict), warm_up, list(scores.values()))

@@ -1,0 +1,94 @@
+"""evaluate_models: walk-forward without leaks, the scoring it reports, and its input errors."""
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from matches.openfootball import SEASONS, load_season
+from matches.services.analysis import HISTORY_DAYS
+from predictions.providers.base import MatchContext, Tip
+from predictions.services.evaluation import Contender, evaluate, kicktipp_points
+
+
+class SpyPredictor:
+    """Records what each prediction was given, and checks it was all before kickoff."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[datetime, int, datetime | None]] = []
+
+    def predict(self, context: MatchContext) -> Tip:
+        history = context.analysis["history"]
+        latest = max((datetime.fromisoformat(row["date"]) for row in history), default=None)
+        self.seen.append((context.kickoff_time, len(history), latest))
+        return Tip(2, 1)
+
+
+def test_walk_forward_never_passes_a_match_at_or_after_kickoff():
+    spy = SpyPredictor()
+    evaluate(league="en.1", season="2024-25", limit=40, lineup=[Contender("spy", "spy")],
+             predictor_factory=lambda contender: spy)
+    assert len(spy.seen) == 40
+    assert all(latest is not None and latest < kickoff for kickoff, _, latest in spy.seen)
+    every = [m for s in SEASONS for m in load_season("en.1", s).matches if m.home_goals is not None]
+    season = [m for m in load_season("en.1", "2024-25").matches if m.home_goals is not None][:40]
+    for (kickoff, size, _), match in zip(spy.seen, season, strict=True):
+        assert kickoff == match.kickoff_time
+        # every earlier league match inside the analysis window, this season's included, and nothing else
+        window_start = kickoff - timedelta(days=HISTORY_DAYS)
+        assert size == sum(window_start <= m.kickoff_time < kickoff for m in every)
+
+
+@pytest.mark.parametrize(
+    ("tip", "result", "points"),
+    [((2, 1), (2, 1), 4), ((2, 1), (3, 2), 3), ((2, 1), (3, 0), 2), ((1, 1), (0, 0), 2), ((2, 1), (1, 1), 0),
+     ((0, 2), (1, 3), 3)],
+)
+def test_plain_kicktipp_points_follow_the_2_3_4_rules(tip, result, points):
+    assert kicktipp_points(tip, result) == points
+
+
+def test_fixed_baseline_scores_as_settlement_would():
+    report = evaluate(league="en.1", season="2024-25", limit=10, lineup=[Contender("two-one", "fixed_score")])
+    (score,) = report.scores
+    season = [m for m in load_season("en.1", "2024-25").matches if m.home_goals is not None][:10]
+    # alone in the field, every tip shares one tendency, so a home win is worth the minimum quota of 2
+    expected = sum(
+        (2 + (m.home_goals - m.away_goals == 1) + 3 * ((m.home_goals, m.away_goals) == (2, 1)))
+        if m.home_goals > m.away_goals else 0
+        for m in season
+    )
+    assert score.quota_points == expected
+    assert score.kicktipp_points == sum(kicktipp_points((2, 1), (m.home_goals, m.away_goals)) for m in season)
+
+
+def test_command_prints_a_row_per_model_for_a_small_slice(capsys):
+    call_command("evaluate_models", "--league", "en.1", "--season", "2024-25", "--limit", "12")
+    out = capsys.readouterr().out
+    assert "en.1 2024-25: 12 matches" in out
+    for slug in ("always-2-1", "most-frequent", "dixon-coles", "elo"):
+        assert f"\n{slug} " in out
+
+
+def test_command_json_reports_the_metrics(capsys):
+    call_command("evaluate_models", "--season", "2024/25", "--limit", "5", "--json")
+    report = json.loads(capsys.readouterr().out)
+    assert report["season"] == "2024-25" and report["matches"] == 5
+    model = next(m for m in report["models"] if m["slug"] == "dixon-coles")
+    assert model["matches"] == 5 and model["failed"] == 0
+    assert set(model) >= {"tendency_accuracy", "exact_hits", "quota_points_per_match", "kicktipp_points_per_match"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--league", "xx.9"], "unknown league 'xx.9'"),
+        (["--season", "1999-00"], "no vendored data for en.1 1999-00"),
+        (["--season", "last"], "season must look like 2024-25"),
+        (["--limit", "0"], "limit must be a positive number"),
+    ],
+)
+def test_command_rejects_bad_input_with_a_clear_message(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("evaluate_models", *args)
