@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from matches.api_football import ApiFootballClient, MalformedResponse, ParsedFixture, parse_fixture
 from matches.models import Competition, Match, MatchStatus, Team
-from predictions.services import SettlementRefused, settle_match
+from predictions.services.settlement import SettlementRefused, settle_match
 
 logger = logging.getLogger(__name__)
 
