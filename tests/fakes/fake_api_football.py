@@ -9,6 +9,9 @@ per endpoint and read a thread-safe request log to count calls.
 
 Where the reference gives no wording (an unknown parameter, a missing ``to``),
 the messages here are inferred and marked so.
+Simplifications: ``next`` means the earliest NS/TBD fixtures whatever today
+is (datasets are historical); ``live`` ignores its league list; every
+request with a valid key to a counting endpoint uses quota, errors included.
 
 Standalone, for a demo or a benchmark::
 
