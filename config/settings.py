@@ -40,6 +40,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.QueueDashboardPermissionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -67,6 +68,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Jobs run in-process with the embedded default; give concurrent writers time.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+
+# Lets concurrent test runs on one server use separate test databases.
+if env("DJANGO_TEST_DB_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env("DJANGO_TEST_DB_NAME")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,0 +1,185 @@
+"""python manage.py backfill_retroactive --days 7: fill every gap of the last N days."""
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from backfill import service
+from backfill.models import BackfillItem, BackfillRun
+from backfill.selectors import Stage
+
+BAR_WIDTH = 28
+PLAIN_PROGRESS_EVERY = 10.0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise CommandError(f"--match must be a match id (a positive integer), got {text!r}") from None
+    if value < 1:
+        raise CommandError(f"--match must be a positive integer, got {value}")
+    return value
+
+
+def _stage_done(stages: list[str], current: str, stage: str) -> bool:
+    if current == BackfillItem.Stage.DONE:
+        return True
+    return current in stages and stages.index(current) > stages.index(stage)
+
+
+class Command(BaseCommand):
+    help = "Find matches of the last N days that miss predictions (or settlement) and fill exactly what is missing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", default=None, help="Window in days, an integer from 1 to 365 (default 7)")
+        parser.add_argument("--match", action="append", default=None, dest="matches", metavar="ID",
+                            help="Only this match (repeatable)")
+        parser.add_argument("--dry-run", action="store_true", help="Print the plan and change nothing")
+        parser.add_argument("--async", action="store_true", dest="run_async",
+                            help="Enqueue, print the run id and return")
+        parser.add_argument("--timeout", default=None, help="Give up waiting after this many seconds")
+        parser.add_argument("--json", action="store_true", help="Machine-readable summary on stdout")
+        parser.add_argument("--report", default=None, help="Path of the JSON report "
+                            "(default var/reports/backfill-report-<UTC timestamp>.json)")
+
+    def handle(self, *args, **options):
+        self.json_mode = options["json"]
+        # Human output goes to stderr when stdout carries the JSON summary.
+        self.out = self.stderr if self.json_mode else self.stdout
+        days = None if options["days"] is None else self._days(options["days"])
+        match_ids = [_positive_int(m) for m in options["matches"]] if options["matches"] else None
+        timeout = self._timeout(options["timeout"])
+        report_path = self._report_path(options["report"])
+        try:
+            plan = service.plan_backfill(days, match_ids=match_ids)
+        except service.BackfillError as exc:
+            raise CommandError(str(exc)) from None
+
+        self._print_plan(plan)
+        if options["dry_run"]:
+            if self.json_mode:
+                self.stdout.write(json.dumps({"dry_run": True, "plan": plan.as_dict()}, indent=2))
+            return
+
+        run = service.start_backfill(plan, triggered_by="command")
+        if options["run_async"]:
+            summary = service.summarize_run(run)
+            self._write_report(report_path, plan, summary)
+            if self.json_mode:
+                self.stdout.write(json.dumps({"run_id": run.pk, "status": run.status}, indent=2))
+            else:
+                self.stdout.write(f"Backfill run {run.pk} started ({run.status}); follow it in the admin.")
+            return
+
+        finished = service.wait_for_run(run, timeout=timeout, on_progress=self._progress_printer())
+        summary = service.summarize_run(run)
+        summary["timed_out"] = not finished
+        self._print_summary(summary)
+        self._write_report(report_path, plan, summary)
+        if self.json_mode:
+            self.stdout.write(json.dumps(summary, indent=2, default=str))
+        if not finished:
+            raise CommandError(f"timed out after {timeout:g}s; run {run.pk} goes on in the background", returncode=2)
+        if run.status != BackfillRun.Status.SUCCEEDED:
+            raise CommandError(f"{len(summary['errors'])} match(es) failed in run {run.pk}; see the errors above")
+
+    # --- input -------------------------------------------------------------------------------
+    def _days(self, raw) -> int:
+        try:
+            return service.validate_days(raw)
+        except service.BackfillError as exc:
+            raise CommandError(str(exc)) from None
+
+    def _timeout(self, raw) -> float | None:
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise CommandError(f"--timeout must be a number of seconds, got {raw!r}") from None
+        if value <= 0:
+            raise CommandError(f"--timeout must be positive, got {raw}")
+        return value
+
+    def _report_path(self, raw: str | None) -> Path:
+        if raw is None:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            return settings.BACKFILL_REPORT_DIR / f"backfill-report-{stamp}.json"
+        path = Path(raw)
+        if path.is_dir():
+            raise CommandError(f"--report must be a file path, {raw} is a directory")
+        if not path.parent.exists():
+            raise CommandError(f"--report: directory {path.parent} does not exist")
+        return path
+
+    # --- output ------------------------------------------------------------------------------
+    def _print_plan(self, plan: service.BackfillPlan) -> None:
+        w = self.out.write
+        w(f"Window: {plan.window_start:%Y-%m-%d %H:%M} to {plan.window_end:%Y-%m-%d %H:%M} UTC "
+          f"({plan.days} days); active models: {plan.active_models}")
+        if plan.active_models == 0:
+            w("No active prediction models: run `python manage.py sync_models` first.")
+        for status, gaps in plan.gaps_by_status().items():
+            w(f"{status}: {len(gaps)} match(es) with gaps")
+            for g in gaps:
+                w(f"  match {g.match_id} {g.kickoff_time:%Y-%m-%d %H:%M} {g.prediction_count}/{plan.active_models} "
+                  f"predictions, needs {' -> '.join(g.stages)}")
+        w(f"skipped: {len(plan.skipped)}")
+        for s in plan.skipped:
+            w(f"  match {s.match_id} ({s.status}): {s.reason}")
+        e = plan.estimate
+        w(f"cost: {e['analyses']} analyses, {e['predictions']} predictions, {e['settlements']} settlements, "
+          f"up to {e['api_football_requests_max']} API-Football requests, {e['llm_calls']} LLM calls")
+
+    def _progress_printer(self):
+        tty = self.out.isatty()
+        last = {"t": 0.0, "line": ""}
+
+        def show(run: BackfillRun) -> None:
+            items = list(run.items.values_list("stages", "stage", "status"))
+            parts = []
+            for stage in Stage.ORDER:
+                total = sum(stage in stages for stages, _, _ in items)
+                if total:
+                    done = sum(stage in stages and _stage_done(stages, cur, stage) for stages, cur, _ in items)
+                    parts.append((stage, done, total))
+            failed = sum(status == BackfillItem.Status.FAILED for _, _, status in items)
+            if tty:
+                bars = "  ".join(
+                    f"{s:<7} [{'#' * (BAR_WIDTH * d // t):<{BAR_WIDTH}}] {d}/{t}" for s, d, t in parts
+                )
+                self.out.write(f"\r{bars}  failed {failed}", ending="")
+                self.out.flush()
+                if run.is_finished:
+                    self.out.write("")
+            else:
+                line = ", ".join(f"{s} {d}/{t}" for s, d, t in parts) + f", failed {failed}"
+                now = time.monotonic()
+                if line != last["line"] and (now - last["t"] >= PLAIN_PROGRESS_EVERY or run.is_finished):
+                    self.out.write(f"progress: {line}")
+                    last.update(t=now, line=line)
+
+        return show
+
+    def _print_summary(self, summary: dict) -> None:
+        w = self.out.write
+        w(f"Run {summary['run_id']}: {summary['status']}")
+        w(f"  matches found:        {summary['matches_found']}")
+        w(f"  analyses created:     {summary['analyses_created']}")
+        w(f"  predictions created:  {summary['predictions_created']}")
+        w(f"  settlements:          {summary['settlements']}")
+        w(f"  already in flight:    {summary['already_in_flight']}")
+        w(f"  skipped:              {len(summary['skipped'])}")
+        w(f"  errors:               {len(summary['errors'])}")
+        for err in summary["errors"]:
+            w(f"    match {err['match_id']} ({err['match']}) at {err['stage']}: {err['reason']}")
+
+    def _write_report(self, path: Path, plan: service.BackfillPlan, summary: dict) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"plan": plan.as_dict(), "summary": summary}, indent=2, default=str))
+        self.out.write(f"report: {path}")

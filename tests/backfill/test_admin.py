@@ -1,0 +1,87 @@
+"""The admin action "Backfill selected matches", the run page, and who may use them."""
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from backfill.models import BackfillRun
+from predictions.models import Prediction
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:matches_match_changelist"
+
+
+def _user(**kwargs) -> User:
+    return User.objects.create_user(username=kwargs.pop("username", "u"), password="pw", **kwargs)
+
+
+@pytest.fixture
+def operator(client):
+    user = _user(username="operator", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(codename="run_backfill"), Permission.objects.get(codename="view_match"),
+        Permission.objects.get(codename="change_match"), Permission.objects.get(codename="view_backfillrun"),
+    )
+    client.force_login(user)
+    return user
+
+
+def _post_action(client, match_ids, **extra):
+    data = {"action": "backfill_selected_matches", "_selected_action": [str(i) for i in match_ids], **extra}
+    return client.post(reverse(CHANGELIST), data)
+
+
+def test_operator_sees_the_plan_then_confirms_and_lands_on_the_run_page(
+    operator, client, in_process, lineup, finished_match
+):
+    page = _post_action(client, [finished_match.pk])
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "predict → settle" in html and "Start the backfill" in html
+    assert not BackfillRun.objects.exists()
+    done = _post_action(client, [finished_match.pk], confirm="yes")
+    run = BackfillRun.objects.get()
+    assert done.status_code == 302 and done.url == reverse("admin:backfill_backfillrun_change", args=[run.pk])
+    assert run.triggered_by == "admin:operator" and run.user == operator
+    assert Prediction.objects.filter(match=finished_match).count() == 3
+    detail = client.get(done.url).content.decode()
+    assert 'id="run-items"' in detail and "succeeded" in detail
+
+
+def test_plan_page_shows_skipped_matches_with_reason(operator, client, lineup):
+    from tests.factories import MatchFactory
+
+    cancelled = MatchFactory(status="cancelled")
+    html = _post_action(client, [cancelled.pk]).content.decode()
+    assert f"Match {cancelled.pk} (cancelled)" in html and "never predicted" in html
+
+
+def test_staff_without_the_permission_cannot_backfill(client, lineup, finished_match):
+    user = _user(username="staff", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_match"),
+                              Permission.objects.get(codename="change_match"))
+    client.force_login(user)
+    changelist = client.get(reverse(CHANGELIST)).content.decode()
+    assert "backfill_selected_matches" not in changelist
+    _post_action(client, [finished_match.pk], confirm="yes")
+    assert not BackfillRun.objects.exists() and not Prediction.objects.exists()
+
+
+def test_staff_without_the_permission_cannot_open_the_queue_dashboard(client):
+    user = _user(username="staff", is_staff=True)
+    client.force_login(user)
+    assert client.get("/admin/django_rq/dashboard/").status_code == 403
+
+
+def test_operator_can_open_the_queue_dashboard(operator, client, redis_conn):
+    assert client.get("/admin/django_rq/dashboard/").status_code == 200
+
+
+def test_non_staff_user_is_sent_to_the_login_page(client, lineup, finished_match):
+    user = _user(username="visitor")
+    user.user_permissions.add(Permission.objects.get(codename="run_backfill"))
+    client.force_login(user)
+    response = _post_action(client, [finished_match.pk], confirm="yes")
+    assert response.status_code == 302 and "/login/" in response.url
+    assert not BackfillRun.objects.exists()

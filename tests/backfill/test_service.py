@@ -1,0 +1,117 @@
+"""plan_backfill / start_backfill / wait_for_run: in-process and through RQ on real Redis."""
+
+import pytest
+from rq.job import Job
+
+from backfill import service
+from backfill.models import BackfillItem, BackfillRun
+from matches.models import Match
+from predictions.models import Prediction
+from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_plan_reports_gaps_skips_and_cost_and_changes_nothing(lineup, finished_match):
+    MatchFactory(status=Match.Status.CANCELLED)
+    plan = service.plan_backfill(7)
+    assert [g.match_id for g in plan.gaps] == [finished_match.pk]
+    assert plan.gaps[0].stages == ("predict", "settle")
+    assert [s.status for s in plan.skipped] == ["cancelled"]
+    assert plan.estimate["predictions"] == 3 and plan.estimate["llm_calls"] == 0
+    assert not BackfillRun.objects.exists() and not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize("days", [0, -1, 366, "abc", 1.5])
+def test_days_outside_1_to_365_is_refused(days):
+    with pytest.raises(service.BackfillError, match="--days must be an integer from 1 to 365"):
+        service.plan_backfill(days)
+
+
+def test_unknown_match_id_is_refused(lineup):
+    with pytest.raises(service.BackfillError, match="no match with id 999999"):
+        service.plan_backfill(match_ids=[999999])
+
+
+def test_in_process_run_fills_and_settles(in_process, lineup, finished_match):
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    assert run.status == BackfillRun.Status.SUCCEEDED
+    assert Prediction.objects.filter(match=finished_match, status="scored").count() == 3
+    (item,) = run.items.all()
+    assert (item.stage, item.status, item.predictions_created, item.settled) == ("done", "succeeded", 3, True)
+    summary = service.summarize_run(run)
+    assert summary["predictions_created"] == 3 and summary["settlements"] == 1 and summary["errors"] == []
+
+
+def test_second_run_creates_nothing_and_changes_no_points(in_process, lineup, finished_match):
+    service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    points = list(Prediction.objects.order_by("pk").values_list("total_points", "scored_at"))
+    plan = service.plan_backfill(7)
+    assert plan.gaps == []
+    run = service.start_backfill(plan, triggered_by="test")
+    assert run.status == BackfillRun.Status.SUCCEEDED and run.items.count() == 0
+    assert list(Prediction.objects.order_by("pk").values_list("total_points", "scored_at")) == points
+
+
+def test_rq_run_enqueues_chains_and_finishes_through_workers(lineup, rq_queue, burst):
+    match = MatchFactory(finished=True, home_score=0, away_score=0)
+    MatchAnalysisFactory(match=match)
+    PredictionFactory(match=match, model=lineup[0], predicted_home=0, predicted_away=0)
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    (item,) = run.items.all()
+    assert item.job_ids == {"predict": f"predict-retro-{match.pk}", "settle": f"settle-retro-{match.pk}"}
+    assert item.status == BackfillItem.Status.QUEUED
+    burst()
+    assert service.wait_for_run(run, timeout=10) is True
+    item.refresh_from_db()
+    assert run.status == BackfillRun.Status.SUCCEEDED
+    assert (item.status, item.predictions_created, item.settled) == ("succeeded", 2, True)
+    match.refresh_from_db()
+    assert (match.quota_home, match.quota_draw, match.quota_away) == (2, 3, 6)  # 2 home tips, 1 draw of 3
+    assert Prediction.objects.get(match=match, model=lineup[0]).total_points == 3 + 1 + 3
+
+
+def test_a_second_run_reuses_the_first_runs_in_flight_jobs(lineup, rq_queue, burst, finished_match):
+    first = service.start_backfill(service.plan_backfill(7), triggered_by="first")
+    second = service.start_backfill(service.plan_backfill(7), triggered_by="second")
+    (reused,) = second.items.all()
+    assert reused.status == BackfillItem.Status.IN_FLIGHT and reused.reused
+    assert rq_queue.count == 1
+    burst()
+    assert service.wait_for_run(first, timeout=10) and service.wait_for_run(second, timeout=10)
+    assert Prediction.objects.filter(match=finished_match).count() == 3
+    assert service.summarize_run(second)["already_in_flight"] == 1
+    assert service.summarize_run(second)["predictions_created"] == 0
+
+
+def test_failed_stage_fails_the_item_with_its_reason_and_cancels_the_rest(lineup, rq_queue, burst):
+    match = MatchFactory(finished=True)  # no analysis
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    Match.objects.filter(pk=match.pk).update(status=Match.Status.CANCELLED)  # analysis is then refused
+    burst()
+    assert service.wait_for_run(run, timeout=10)
+    (item,) = run.items.all()
+    assert run.status == BackfillRun.Status.FAILED
+    assert item.status == "failed" and item.stage == "analyze" and "cancelled" in item.error
+    predict = Job.fetch(f"predict-retro-{match.pk}", connection=rq_queue.connection)
+    assert predict.get_status() == "canceled"
+    assert not Prediction.objects.exists()
+
+
+def test_cancel_run_cancels_queued_jobs(lineup, rq_queue, burst, finished_match):
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    assert service.cancel_run(run) == 2
+    burst()
+    run.refresh_from_db()
+    assert run.status == BackfillRun.Status.CANCELED
+    assert run.items.get().status == BackfillItem.Status.CANCELED
+    assert not Prediction.objects.exists()
+
+
+def test_retry_failed_starts_a_new_run_for_what_is_still_missing(in_process, lineup, finished_match):
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    BackfillItem.objects.filter(run=run).update(status=BackfillItem.Status.FAILED)
+    Prediction.objects.filter(model=lineup[0]).delete()
+    again = service.retry_failed(run, "test")
+    assert again is not None and again.pk != run.pk
+    assert Prediction.objects.filter(match=finished_match).count() == 3
