@@ -9,8 +9,12 @@ distinct history, i.e. once per kickoff slot; matches that kick off together
 share a fit through the fit cache, so no matchday-level shortcut is needed.
 
 The platform's quota points are computed as settlement would: quotas from the
-tips of the evaluated models for that match. Plain Kicktipp 2/3/4 points are
-reported alongside, for comparison with published baselines.
+tips of the field for that match. The field is the default lineup, one model
+per local provider as in production. Comparison variants (``VARIANTS``, the
+``--variants`` option) are scored against that field's quotas without joining
+it, like one extra member of a large group: otherwise variants that tip alike
+would move the quotas they are being compared on. Plain Kicktipp 2/3/4 points
+are reported alongside, for comparison with published baselines.
 """
 
 from bisect import bisect_left
@@ -31,16 +35,20 @@ class Contender:
     slug: str
     provider: str
     config: dict = field(default_factory=dict)
+    in_field: bool = True  # False: scored against the field's quotas without moving them
 
 
 DEFAULT_LINEUP: tuple[Contender, ...] = (
     Contender("always-2-1", "fixed_score", {"home": 2, "away": 1}),
     Contender("most-frequent", "most_frequent"),
     Contender("dixon-coles", "dixon_coles", {"quota_estimate": "model"}),
-    Contender("dixon-coles-typical", "dixon_coles", {"quota_estimate": "typical"}),
-    Contender("dixon-coles-likeliest", "dixon_coles", {"tip": "most_likely"}),
     Contender("elo", "elo", {"quota_estimate": "model"}),
-    Contender("elo-typical", "elo", {"quota_estimate": "typical"}),
+)
+VARIANTS: tuple[Contender, ...] = (
+    Contender("dixon-coles-typical", "dixon_coles", {"quota_estimate": "typical"}, in_field=False),
+    Contender("dixon-coles-likeliest", "dixon_coles", {"tip": "most_likely"}, in_field=False),
+    Contender("elo-typical", "elo", {"quota_estimate": "typical"}, in_field=False),
+    Contender("elo-likeliest", "elo", {"tip": "most_likely"}, in_field=False),
 )
 
 PredictorFactory = Callable[[Contender], Predictor]
@@ -54,6 +62,7 @@ class EvaluationError(ValueError):
 class ModelScore:
     slug: str
     provider: str
+    in_field: bool = True
     matches: int = 0
     failed: int = 0
     tendency_hits: int = 0
@@ -163,7 +172,8 @@ def evaluate(
         raise EvaluationError(f"{league} {folder} has no finished matches to evaluate")
 
     predictors = {c.slug: predictor_factory(c) for c in lineup}
-    scores = {c.slug: ModelScore(c.slug, c.provider) for c in lineup}
+    scores = {c.slug: ModelScore(c.slug, c.provider, c.in_field) for c in lineup}
+    field_slugs = {c.slug for c in lineup if c.in_field}
     for number, match in enumerate(to_predict, start=1):
         start = bisect_left(kickoffs, match.kickoff_time - timedelta(days=history_days))
         end = bisect_left(kickoffs, match.kickoff_time)  # strictly before kickoff
@@ -184,7 +194,7 @@ def evaluate(
             except PredictionFailed as exc:
                 scores[slug].failed += 1
                 scores[slug].first_failure = scores[slug].first_failure or str(exc)
-        quotas = calculate_quotas((t.home, t.away) for t in tips.values())
+        quotas = calculate_quotas((t.home, t.away) for slug, t in tips.items() if slug in field_slugs)
         result = (match.home_goals, match.away_goals)
         for slug, score in scores.items():
             score.matches += 1

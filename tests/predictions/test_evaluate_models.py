@@ -92,3 +92,20 @@ def test_command_json_reports_the_metrics(capsys):
 def test_command_rejects_bad_input_with_a_clear_message(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("evaluate_models", *args)
+
+
+def test_variants_outside_the_field_do_not_move_its_quotas():
+    alone = evaluate(league="en.1", season="2024-25", limit=10, lineup=[Contender("two-one", "fixed_score")])
+    shadow = Contender("away", "fixed_score", {"home": 0, "away": 1}, in_field=False)
+    both = evaluate(
+        league="en.1", season="2024-25", limit=10, lineup=[Contender("two-one", "fixed_score"), shadow]
+    )
+    assert both.scores[0].quota_points == alone.scores[0].quota_points
+    assert both.scores[1].in_field is False
+
+
+def test_command_variants_flag_adds_the_marked_variants(capsys):
+    call_command("evaluate_models", "--limit", "3", "--variants")
+    out = capsys.readouterr().out
+    assert "dixon-coles-typical *" in out and "elo-likeliest *" in out
+    assert "without joining the field" in out

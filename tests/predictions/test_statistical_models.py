@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from scipy.optimize import check_grad
 
 from predictions.models import PredictionModel
 from predictions.providers.base import MatchContext, PredictionFailed
@@ -235,3 +236,27 @@ def test_registry_maps_each_local_provider_to_its_adapter(provider, cls):
 def test_registry_builds_the_llm_adapter_lazily():
     model = PredictionModel(slug="llm", provider="openai_compatible", config={"model": "x"})
     assert type(build_predictor(model)).__name__ == "OpenAICompatiblePredictor"
+
+
+def test_dixon_coles_analytic_gradient_matches_finite_differences():
+    results = _synthetic_league({"a": 0.3, "b": 0.0, "c": -0.2, "d": 0.1}, rounds=2)
+    fit = dixon_coles.fit(results)
+    data = dixon_coles._FitData.build(
+        len(fit.teams),
+        np.array([fit.teams[r.home_id] for r in results]),
+        np.array([fit.teams[r.away_id] for r in results]),
+        np.array([r.home_goals for r in results], dtype=float),
+        np.array([r.away_goals for r in results], dtype=float),
+        np.linspace(0.5, 1.0, len(results)),
+        np.zeros(len(fit.teams)),
+        np.full(len(fit.teams), 0.1),
+        1.5,
+    )
+    theta = np.random.default_rng(3).normal(0, 0.2, 2 * len(fit.teams) + 3)
+    theta[-1] = -0.1
+    error = check_grad(
+        lambda t: dixon_coles.negative_log_posterior(t, data)[0],
+        lambda t: dixon_coles.negative_log_posterior(t, data)[1],
+        theta,
+    )
+    assert error < 1e-4

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from matches.openfootball import LEAGUES, SEASONS
-from predictions.services.evaluation import EvaluationError, EvaluationReport, evaluate
+from predictions.services.evaluation import DEFAULT_LINEUP, VARIANTS, EvaluationError, EvaluationReport, evaluate
 
 
 class Command(BaseCommand):
@@ -18,11 +18,17 @@ class Command(BaseCommand):
         parser.add_argument("--league", default="en.1", help=f"league code: {', '.join(sorted(LEAGUES))}")
         parser.add_argument("--season", default="2024-25", help=f"season: {', '.join(SEASONS)}")
         parser.add_argument("--limit", type=int, default=None, help="only the first N matches (quick checks)")
+        parser.add_argument(
+            "--variants",
+            action="store_true",
+            help="also score the tip-strategy variants (typical-field quotas, likeliest score) against the field",
+        )
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    def handle(self, *args, league: str, season: str, limit: int | None, json: bool, **options) -> None:
+    def handle(self, *args, league: str, season: str, limit: int | None, variants: bool, json: bool, **options) -> None:
+        lineup = DEFAULT_LINEUP + VARIANTS if variants else DEFAULT_LINEUP
         try:
-            report = evaluate(league=league, season=season, limit=limit)
+            report = evaluate(league=league, season=season, limit=limit, lineup=lineup)
         except EvaluationError as exc:
             raise CommandError(f"{exc}. Example: --league en.1 --season 2024-25") from None
         if json:
@@ -51,8 +57,11 @@ def render_table(report: EvaluationReport) -> str:
     ]
     for s in report.scores:
         split = "/".join(str(s.tips_by_tendency[t]) for t in ("home", "draw", "away"))
+        name = s.slug if s.in_field else f"{s.slug} *"
         lines.append(
-            f"{s.slug:<24} {split:>12} {s.tendency_accuracy:>8.1%} {s.exact_hits:>6} "
+            f"{name:<24} {split:>12} {s.tendency_accuracy:>8.1%} {s.exact_hits:>6} "
             f"{s.quota_points_per_match:>12.3f} {s.kicktipp_points_per_match:>12.3f} {s.failed:>7}"
         )
+    if any(not s.in_field for s in report.scores):
+        lines.append("* scored against the field's quotas without joining the field")
     return "\n".join(lines)

@@ -29,7 +29,7 @@ _DEFAULT_GOAL_MODEL = ((np.log(1.5), 0.6), (np.log(1.2), -0.6))
 
 @dataclass(frozen=True)
 class EloParams:
-    k: float = 20.0
+    k: float = 30.0  # beat 20 on en.1 2023-24 (tuning season, not the reported one)
     home_advantage: float = 65.0
     season_gap_days: int = 45  # a break this long between league matches is a new season
     season_carryover: float = 0.8  # share of a rating's distance from the mean kept over the break
