@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from predictions.scoring import Quotas, Tendency, quota_for, score_prediction
+from predictions.scoring import Quotas, quota_for, score_prediction
 
 TYPICAL_FIELD_SHARES = (0.60, 0.15, 0.25)
 MAX_TIP_GOALS = 6
@@ -104,6 +104,3 @@ def most_likely_tip(matrix: np.ndarray) -> tuple[int, int]:
     home, away = np.unravel_index(int(np.argmax(matrix)), matrix.shape)
     return int(home), int(away)
 
-
-def tendency_name(home: int, away: int) -> str:
-    return Tendency.HOME if home > away else Tendency.AWAY if home < away else Tendency.DRAW
