@@ -142,6 +142,8 @@ class Command(BaseCommand):
 
         def show(run: BackfillRun) -> None:
             items = list(run.items.values_list("stages", "stage", "status"))
+            if not items:
+                return
             parts = []
             for stage in Stage.ORDER:
                 total = sum(stage in stages for stages, _, _ in items)

@@ -1,0 +1,115 @@
+"""The demo world: real openfootball results replayed near today, with realistic pipeline damage.
+
+Everything is real except the dates: seasons are shifted by whole days so the
+latest real matchweek falls within the last 7 days, and matches get synthetic
+API-Football ids so the backfill treats them like synced fixtures.
+"""
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from backfill.models import BackfillRun
+from matches.jobs import analyze_match
+from matches.models import Competition, Match, MatchAnalysis
+from matches.openfootball import SEASONS, load_season
+from matches.services.openfootball_import import import_season
+from predictions.models import Prediction, PredictionModel
+from predictions.providers.registry import build_predictor
+from predictions.services import settle_match
+from predictions.services.generation import build_context
+from predictions.services.lineup import sync_lineup
+
+logger = logging.getLogger(__name__)
+
+DEMO_LEAGUE = "en.1"
+DEMO_EXTERNAL_ID_BASE = 70_000_000
+LOCAL_PROVIDERS = ("dixon_coles", "elo", "fixed_score", "most_frequent")
+
+
+@dataclass
+class DemoResult:
+    league: str
+    shift_days: int
+    matches: int
+    window_matches: int
+    damage: dict[str, list[int]] = field(default_factory=dict)
+    active_models: list[str] = field(default_factory=list)
+
+
+def _wipe(code: str) -> None:
+    competitions = Competition.objects.filter(code=code)
+    BackfillRun.objects.all().delete()
+    Match.objects.filter(competition__in=competitions).delete()
+    competitions.delete()
+
+
+def _activate_local_lineup() -> list[str]:
+    sync_lineup()
+    PredictionModel.objects.exclude(provider__in=LOCAL_PROVIDERS).update(
+        is_active=False, inactive_reason="demo: only the local statistical models run offline"
+    )
+    return list(PredictionModel.objects.filter(is_active=True).values_list("slug", flat=True))
+
+
+def _predict_before_kickoff(match: Match, models: list[PredictionModel]) -> None:
+    """What the live pipeline would have stored before kickoff, for the models that 'succeeded'."""
+    analysis = MatchAnalysis.objects.get(match=match)
+    context = build_context(match, analysis)
+    rows = []
+    for model in models:
+        tip = build_predictor(model).predict(context)
+        rows.append(Prediction(match=match, model=model, analysis=analysis, predicted_home=tip.home,
+                               predicted_away=tip.away, is_retroactive=False))
+    Prediction.objects.bulk_create(rows)
+    Prediction.objects.filter(match=match).update(created_at=match.kickoff_time - timedelta(hours=2))
+
+
+def seed_demo(now: datetime | None = None, league: str = DEMO_LEAGUE) -> DemoResult:
+    now = now or timezone.now()
+    latest = load_season(league, SEASONS[-1]).matches[-1].kickoff_time
+    shift_days = ((now - timedelta(days=1)).date() - latest.date()).days
+    shift = timedelta(days=shift_days)
+    ids = itertools.count(DEMO_EXTERNAL_ID_BASE + 1)
+    with transaction.atomic():
+        _wipe(league)
+        total = sum(
+            import_season(league, season, shift=shift, external_id=lambda _row: next(ids)).matches_created
+            for season in SEASONS
+        )
+        active = _activate_local_lineup()
+    models = list(PredictionModel.objects.filter(is_active=True).order_by("pk"))
+    window = list(
+        Match.objects.filter(competition__code=league, kickoff_time__gte=now - timedelta(days=7), kickoff_time__lte=now)
+        .select_related("competition", "home_team", "away_team")
+        .order_by("kickoff_time", "pk")
+    )
+    damage: dict[str, list[int]] = {"complete": [], "partial": [], "no_predictions": [], "no_analysis": [],
+                                     "cancelled": [], "live": []}
+    live, cancelled, rest = window[-1], window[0], window[1:-1]
+    Match.objects.filter(pk=live.pk).update(
+        kickoff_time=now - timedelta(minutes=50), status=Match.Status.LIVE, status_code="2H",
+        home_score=None, away_score=None,
+    )
+    Match.objects.filter(pk=cancelled.pk).update(
+        status=Match.Status.CANCELLED, status_code="CANC", home_score=None, away_score=None
+    )
+    damage["live"].append(live.pk)
+    damage["cancelled"].append(cancelled.pk)
+    kinds = itertools.cycle(["complete", "partial", "no_predictions", "no_analysis"])
+    for match, kind in zip(rest, kinds, strict=False):
+        damage[kind].append(match.pk)
+        if kind == "no_analysis":
+            continue
+        analyze_match(match.pk)
+        if kind == "complete":
+            _predict_before_kickoff(match, models)
+            settle_match(match.pk)
+        elif kind == "partial":
+            _predict_before_kickoff(match, models[: max(1, len(models) // 2)])
+    logger.info("demo seeded", extra={"shift_days": shift_days, "matches": total})
+    return DemoResult(league, shift_days, total, len(window), damage, active)

@@ -1,0 +1,26 @@
+"""python manage.py seed_demo: the demo world (replaces any earlier demo data)."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from backfill.demo import DEMO_LEAGUE, seed_demo
+from matches.openfootball import LEAGUES
+
+
+class Command(BaseCommand):
+    help = "Load real openfootball results replayed near today, the local models, and realistic damage."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--league", default=DEMO_LEAGUE, help=f"one of {', '.join(sorted(LEAGUES))}")
+
+    def handle(self, *args, **options):
+        if options["league"] not in LEAGUES:
+            raise CommandError(f"--league must be one of {', '.join(sorted(LEAGUES))}, got {options['league']!r}")
+        result = seed_demo(league=options["league"])
+        w = self.stdout.write
+        w(f"Demo loaded: {result.matches} real {result.league} matches (seasons 2022-23 to 2024-25).")
+        w(f"This is a REPLAY: every kickoff is shifted by {result.shift_days} days so the latest real matchweek "
+          f"falls within the last 7 days; scores and fixtures are real.")
+        w(f"Active lineup ({len(result.active_models)}): {', '.join(result.active_models)}")
+        w(f"Matches in the last 7 days: {result.window_matches}. Damage planted:")
+        for kind, ids in result.damage.items():
+            w(f"  {kind.replace('_', ' ')}: {len(ids)} ({', '.join(map(str, ids))})")
