@@ -1,14 +1,13 @@
 """analyze_match: idempotent, one analysis however often or concurrently it runs."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from matches.jobs import analyze_match
 from matches.models import Match, MatchAnalysis
 from matches.services import AnalysisRefused
+from tests.concurrency import run_at_once
 from tests.factories import MatchAnalysisFactory, MatchFactory, utc
 
 KICKOFF = utc(2025, 3, 1, 15)
@@ -55,25 +54,7 @@ def test_cancelled_and_postponed_matches_are_refused(status):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_runs_make_exactly_one_analysis():
     match = MatchFactory(kickoff_time=KICKOFF)
-    barrier = threading.Barrier(4)
-    results: list[dict] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(analyze_match(match.pk))
-        except BaseException as exc:  # reported below, a thread cannot raise into the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    results = run_at_once(lambda: analyze_match(match.pk), times=4)
     assert MatchAnalysis.objects.filter(match=match).count() == 1
     assert sorted(r["created"] for r in results) == [False, False, False, True]
     assert len({r["analysis_id"] for r in results}) == 1

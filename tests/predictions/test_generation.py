@@ -1,6 +1,5 @@
 """generate_predictions: only missing models, idempotent, concurrent-safe, keeps partial successes."""
 
-import threading
 import time
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ from matches.models import Match
 from predictions.models import Prediction, PredictionModel
 from predictions.providers.base import PredictionFailed, Tip
 from predictions.services import PredictionRefused, generate_predictions
+from tests.concurrency import run_at_once
 from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory, PredictionModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -152,25 +152,8 @@ def test_query_count_does_not_grow_with_the_number_of_models():
 def test_two_concurrent_runs_create_each_prediction_once():
     match = _analysed_match()
     PredictionModelFactory.create_batch(12)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(
-                generate_predictions(match.pk, predictor_factory=lambda m: ScriptedPredictor(m, delay=0.05))
-            )
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = run_at_once(
+        lambda: generate_predictions(match.pk, predictor_factory=lambda m: ScriptedPredictor(m, delay=0.05))
+    )
     assert Prediction.objects.filter(match=match).count() == 12
     assert sum(r.created for r in results) == 12

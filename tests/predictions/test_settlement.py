@@ -1,6 +1,5 @@
 """settle_match: idempotent, re-scores the whole set, voids cancelled matches, safe under concurrency."""
 
-import threading
 
 import pytest
 from django.db import connection
@@ -8,6 +7,7 @@ from django.db import connection
 from matches.models import Match
 from predictions.models import Prediction
 from predictions.services import SettlementRefused, settle_match
+from tests.concurrency import run_at_once
 from tests.factories import MatchFactory, PredictionFactory, PredictionModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,24 +104,7 @@ def test_two_concurrent_settlements_award_points_once():
     models = PredictionModelFactory.create_batch(30)
     for i, model in enumerate(models):
         PredictionFactory(match=match, model=model, predicted_home=i % 4, predicted_away=(i // 4) % 3)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def settle():
-        try:
-            barrier.wait()
-            results.append(settle_match(match.pk))
-        except Exception as exc:  # pragma: no cover - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=settle) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = run_at_once(lambda: settle_match(match.pk))
     assert sorted(r.changed for r in results) == [0, 30]
     assert results[0].points == results[1].points
     assert Prediction.objects.filter(match=match, status="scored").count() == 30
