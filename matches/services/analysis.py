@@ -403,5 +403,7 @@ def ensure_analysis(*, match_id: int) -> tuple[MatchAnalysis, bool]:
         match=match, defaults={"as_of": built.as_of, "data": built.data}
     )
     if created:
-        logger.info("analysis of match %s created (%s facts)", match_id, built.data["sources"])
+        logger.info(
+            "analysis of match %s created (%s facts)", match_id, built.data["sources"], extra={"match_id": match_id}
+        )
     return analysis, created

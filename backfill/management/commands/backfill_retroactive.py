@@ -36,7 +36,9 @@ class Command(BaseCommand):
     help = "Find matches of the last N days that miss predictions (or settlement) and fill exactly what is missing."
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", default=None, help="Window in days, an integer from 1 to 365 (default 7)")
+        parser.add_argument(
+            "--days", default=None, help="Window in days, an integer from 1 to 365 (default 7; 365 with --match)"
+        )
         parser.add_argument("--match", action="append", default=None, dest="matches", metavar="ID",
                             help="Only this match (repeatable)")
         parser.add_argument("--dry-run", action="store_true", help="Print the plan and change nothing")
