@@ -40,7 +40,13 @@ class BackfillMatchAdmin(MatchAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return None
         if request.POST.get("confirm") == "yes":
-            run = service.start_backfill(plan, triggered_by=f"admin:{request.user.get_username()}", user=request.user)
+            try:
+                run = service.start_backfill(
+                    plan, triggered_by=f"admin:{request.user.get_username()}", user=request.user
+                )
+            except service.BackfillError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return None
             self.message_user(request, f"Backfill run {run.pk} started for {len(run.items.all())} match(es).")
             return HttpResponseRedirect(reverse("admin:backfill_backfillrun_change", args=[run.pk]))
         context = {

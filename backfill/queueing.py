@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from rq import Callback, Queue, Retry
+from redis.exceptions import RedisError
+from rq import Callback, Queue, Retry, Worker
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from backfill.errors import BackfillError
 from backfill.selectors import Stage
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,20 @@ def get_queue() -> Queue:
     import django_rq
 
     return django_rq.get_queue(QUEUE_NAME)
+
+
+def check_connection() -> None:
+    """Fail before anything is recorded when Redis is configured but unreachable."""
+    try:
+        get_queue().connection.ping()
+    except RedisError as exc:
+        raise BackfillError(f"Redis at REDIS_URL is unreachable ({exc.__class__.__name__}); start it or unset "
+                            "REDIS_URL to run in-process") from None
+
+
+def workers_serving() -> int:
+    """How many RQ workers listen on the backfill queue (0: jobs wait until one starts)."""
+    return len(Worker.all(queue=get_queue()))
 
 
 def retry_policy(stage: str) -> Retry:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backfill import queueing
+from backfill.errors import BackfillError
 from backfill.models import BackfillItem, BackfillRun
 from backfill.selectors import MatchGap, SkippedMatch, Stage, find_gaps, find_skipped, window
 from matches.models import Match
@@ -28,10 +29,6 @@ MIN_DAYS, MAX_DAYS = 1, 365
 # Worst case of the analysis' API top-up: league fixtures and head-to-head.
 API_REQUESTS_PER_ANALYSIS = 2
 UNFINISHED = (BackfillItem.Status.QUEUED, BackfillItem.Status.IN_FLIGHT, BackfillItem.Status.RUNNING)
-
-
-class BackfillError(ValueError):
-    """Bad input to the backfill; the message says what to do."""
 
 
 def validate_days(days: object) -> int:
@@ -65,7 +62,10 @@ class BackfillPlan:
             "analyses": self.count(Stage.ANALYZE),
             "predictions": sum(len(g.missing_model_ids) for g in self.gaps),
             "settlements": self.count(Stage.SETTLE),
-            "api_football_requests_max": self.count(Stage.ANALYZE) * API_REQUESTS_PER_ANALYSIS,
+            # The analysis asks the API only for history our database lacks, and only with a key.
+            "api_football_requests_max": (
+                self.count(Stage.ANALYZE) * API_REQUESTS_PER_ANALYSIS if settings.API_FOOTBALL_KEY else 0
+            ),
             "llm_calls": sum(len(self.llm_model_ids.intersection(g.missing_model_ids)) for g in self.gaps),
         }
 
@@ -149,6 +149,8 @@ def plan_backfill(
 
 def start_backfill(plan: BackfillPlan, triggered_by: str, *, user=None) -> BackfillRun:
     """Record the run and its items, then enqueue a chain per gap (or run them in-process)."""
+    if queueing.redis_enabled():
+        queueing.check_connection()
     with transaction.atomic():
         run = BackfillRun.objects.create(
             triggered_by=triggered_by,
@@ -293,6 +295,9 @@ def refresh_run(run: BackfillRun) -> BackfillRun:
 
 
 def _reconcile(queue, item: BackfillItem, statuses: dict[str, str | None]) -> None:
+    if not item.job_ids:
+        # Not enqueued (yet, or its enqueuer died): a later run's chain for this match closes it.
+        return
     chain = [(stage, item.job_ids[stage]) for stage in Stage.ORDER if stage in item.job_ids]
     for stage, jid in chain:
         status = statuses.get(jid)

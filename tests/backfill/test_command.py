@@ -104,3 +104,18 @@ def test_async_enqueues_and_returns_the_run_id(lineup, finished_match, rq_queue,
 
 def test_settings_have_a_report_dir():
     assert settings.BACKFILL_REPORT_DIR.name == "reports"
+
+
+def test_unreachable_redis_is_a_clear_error_before_anything_is_recorded(lineup, finished_match, settings,
+                                                                        report_dir):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.RQ_QUEUES = {name: {**cfg, "URL": "redis://127.0.0.1:1/0?socket_connect_timeout=1"}
+                          for name, cfg in settings.RQ_QUEUES.items()}
+    with pytest.raises(CommandError, match="Redis at REDIS_URL is unreachable"):
+        call_command("backfill_retroactive")
+    assert not BackfillRun.objects.exists() and not Prediction.objects.exists() and not report_dir.exists()
+
+
+def test_warns_when_no_worker_serves_the_backfill_queue(lineup, finished_match, rq_queue, report_dir, capsys):
+    call_command("backfill_retroactive", "--async")
+    assert "no RQ worker serves the 'backfill' queue" in capsys.readouterr().err

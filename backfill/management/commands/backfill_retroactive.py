@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from backfill import service
+from backfill import queueing, service
 from backfill.models import BackfillItem, BackfillRun
 from backfill.selectors import Stage
 
@@ -68,7 +68,13 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps({"dry_run": True, "plan": plan.as_dict()}, indent=2))
             return
 
-        run = service.start_backfill(plan, triggered_by="command")
+        try:
+            run = service.start_backfill(plan, triggered_by="command")
+        except service.BackfillError as exc:
+            raise CommandError(str(exc)) from None
+        if queueing.redis_enabled() and not run.is_finished and not queueing.workers_serving():
+            self.stderr.write("warning: no RQ worker serves the 'backfill' queue; the jobs wait until one starts "
+                              "(python manage.py rqworker default backfill --with-scheduler ...)")
         if options["run_async"]:
             summary = service.summarize_run(run)
             self._write_report(report_path, plan, summary)
