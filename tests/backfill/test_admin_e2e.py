@@ -29,7 +29,7 @@ TIMEOUT_MS = 30_000
 def browser() -> Iterator[Browser]:
     """Debian's chromium, headless; the sync API runs an event loop, so let Django's ORM run beside it."""
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is not installed (CI installs it with WITH_BROWSER=1)")
+        pytest.fail(f"{CHROMIUM} is not installed: scripts/test installs Debian's chromium (scripts/services)")
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
