@@ -119,3 +119,13 @@ def test_unreachable_redis_is_a_clear_error_before_anything_is_recorded(lineup, 
 def test_warns_when_no_worker_serves_the_backfill_queue(lineup, finished_match, rq_queue, report_dir, capsys):
     call_command("backfill_retroactive", "--async")
     assert "no RQ worker serves the 'backfill' queue" in capsys.readouterr().err
+
+
+def test_timeout_exits_non_zero_and_leaves_the_run_going(lineup, finished_match, rq_queue, report_dir):
+    with pytest.raises(CommandError, match=r"timed out after 0\.5s") as excinfo:
+        call_command("backfill_retroactive", "--timeout", "0.5")
+    assert excinfo.value.returncode == 2
+    run = BackfillRun.objects.get()
+    assert run.status == BackfillRun.Status.RUNNING and rq_queue.count == 1
+    (report,) = report_dir.glob("backfill-report-*.json")
+    assert json.loads(report.read_text())["summary"]["timed_out"] is True
