@@ -10,18 +10,17 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from matches.models import Match, MatchAnalysis
-from predictions.models import Prediction, PredictionModel
+from predictions.models import Prediction
+from predictions.selectors import active_model_count_subquery, active_models
 
 ELIGIBLE = (Match.Status.SCHEDULED, Match.Status.LIVE, Match.Status.FINISHED)
 NEVER_PROCESSED = (Match.Status.CANCELLED, Match.Status.POSTPONED)
@@ -101,11 +100,7 @@ def _in_window(days: int, now: datetime | None, match_ids: Iterable[int] | None)
 
 
 def gap_queryset(days: int, now: datetime | None = None, match_ids: Iterable[int] | None = None) -> QuerySet[Match]:
-    active = PredictionModel.objects.filter(is_active=True)
-    active_count = Subquery(
-        active.order_by().annotate(one=Value(1)).values("one").annotate(n=Count("pk")).values("n")[:1],
-        output_field=IntegerField(),
-    )
+    active = active_models()
     missing_ids = Subquery(
         active.filter(~Exists(Prediction.objects.filter(match_id=OuterRef(OuterRef("pk")), model_id=OuterRef("pk"))))
         .order_by()
@@ -121,7 +116,7 @@ def gap_queryset(days: int, now: datetime | None = None, match_ids: Iterable[int
         .filter(status__in=ELIGIBLE, external_id__isnull=False)
         .annotate(
             prediction_count=Count("predictions", filter=Q(predictions__model__is_active=True), distinct=True),
-            active_count=Coalesce(active_count, 0),
+            active_count=active_model_count_subquery(),
             has_analysis=Exists(MatchAnalysis.objects.filter(match_id=OuterRef("pk"))),
             has_unsettled=unsettled,
             missing_ids=missing_ids,

@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from matches.models import Competition, Match, MatchAnalysis, Team
-from predictions.selectors import active_model_count
+from predictions.selectors import active_model_count_subquery
 
 
 @admin.register(Competition)
@@ -39,16 +39,14 @@ class MatchAdmin(admin.ModelAdmin):
     inlines = [MatchAnalysisInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(prediction_total=Count("predictions"))
-
-    def changelist_view(self, request, extra_context=None):
-        # One count per page, not one per row.
-        self._active_models = active_model_count()
-        return super().changelist_view(request, extra_context)
+        return super().get_queryset(request).annotate(
+            prediction_total=Count("predictions", filter=Q(predictions__model__is_active=True)),
+            active_models=active_model_count_subquery(),
+        )
 
     @admin.display(description="Predictions / active models", ordering="prediction_total")
     def predictions_vs_models(self, obj: Match) -> str:
-        return f"{obj.prediction_total} / {getattr(self, '_active_models', active_model_count())}"
+        return f"{obj.prediction_total} / {obj.active_models}"
 
     @admin.display(description="Score")
     def score(self, obj: Match) -> str:

@@ -1,6 +1,7 @@
 """Read-only queries of the predictions app."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from predictions.models import PredictionModel
 
@@ -9,6 +10,7 @@ def active_models() -> QuerySet[PredictionModel]:
     return PredictionModel.objects.filter(is_active=True)
 
 
-def active_model_count() -> int:
-    """The gap threshold: computed from the lineup, never a constant."""
-    return active_models().count()
+def active_model_count_subquery() -> Coalesce:
+    """The gap threshold (computed from the lineup, never a constant), as a scalar subquery."""
+    counted = active_models().order_by().annotate(one=Value(1)).values("one").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted[:1], output_field=IntegerField()), 0)

@@ -85,3 +85,12 @@ def test_non_staff_user_is_sent_to_the_login_page(client, lineup, finished_match
     response = _post_action(client, [finished_match.pk], confirm="yes")
     assert response.status_code == 302 and "/login/" in response.url
     assert not BackfillRun.objects.exists()
+
+
+def test_match_list_shows_predictions_against_active_models(operator, client, lineup, finished_match):
+    from tests.factories import PredictionFactory, PredictionModelFactory
+
+    PredictionFactory(match=finished_match, model=lineup[0])
+    PredictionFactory(match=finished_match, model=PredictionModelFactory(is_active=False))
+    html = client.get(reverse(CHANGELIST)).content.decode()
+    assert ">1 / 3<" in html
