@@ -42,7 +42,8 @@ class Prediction(models.Model):
         SCORED = "scored", "Scored"
         VOID = "void", "Void"
 
-    match = models.ForeignKey("matches.Match", on_delete=models.CASCADE, related_name="predictions")
+    # Indexed by prediction_match_cover_idx below (a plain match_id index would be redundant).
+    match = models.ForeignKey("matches.Match", on_delete=models.CASCADE, related_name="predictions", db_index=False)
     model = models.ForeignKey(PredictionModel, on_delete=models.PROTECT, related_name="predictions")
     analysis = models.ForeignKey(
         "matches.MatchAnalysis",
@@ -73,7 +74,14 @@ class Prediction(models.Model):
                 name="prediction_goals_0_20",
             ),
         ]
-        indexes = [models.Index(fields=["model", "status"], name="prediction_model_status_idx")]
+        indexes = [
+            models.Index(fields=["model", "status"], name="prediction_model_status_idx"),
+            # The gap query counts a match's predictions from the index alone (no heap visit per row), so
+            # PostgreSQL keeps to the kickoff-window index instead of a parallel scan of every match.
+            models.Index(fields=["match"], include=["model", "id"], name="prediction_match_cover_idx"),
+            # The gap query's "settlement failed" probe: only the few unsettled rows, not every prediction.
+            models.Index(fields=["match"], name="prediction_unsettled_match_idx", condition=~Q(status="scored")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.model}: {self.predicted_home}-{self.predicted_away} ({self.match_id})"
