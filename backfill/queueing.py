@@ -17,6 +17,8 @@ from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry, Worker
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
+from rq.results import Result
+from rq.timeouts import TimerDeathPenalty
 
 from backfill.errors import BackfillError
 from backfill.selectors import Stage
@@ -76,6 +78,12 @@ def workers_serving() -> int:
     return len(Worker.all(queue=get_queue()))
 
 
+def scheduler_running() -> bool:
+    """Whether a worker started --with-scheduler holds the queue's scheduler lock (retries with backoff need one)."""
+    queue = get_queue()
+    return bool(queue.connection.exists(f"rq:scheduler-lock:{queue.name}"))
+
+
 def retry_policy(stage: str) -> Retry:
     """Exponential backoff between attempts (needs workers started --with-scheduler)."""
     retries = STAGE_ATTEMPTS[stage] - 1
@@ -88,6 +96,8 @@ class ChainOutcome:
     match_id: int
     state: str  # "enqueued" or "in_flight"
     job_ids: dict[str, str] = field(default_factory=dict)
+    # Stages the caller needs that the chain in flight does not run (and could not be added to it).
+    missing: tuple[str, ...] = ()
 
 
 def _status(job: Job | None) -> JobStatus | None:
@@ -109,9 +119,40 @@ def _orphaned(job: Job, chain: dict[str, Job | None], orphans: set[str], conn) -
     return False
 
 
+def _enqueue_stages(queue: Queue, match_id: int, stages: Sequence[str], parent: Job | None) -> dict[str, str]:
+    enqueued: dict[str, str] = {}
+    for stage in stages:
+        kwargs = {"allow_retroactive": True} if stage == Stage.PREDICT else {}
+        parent = queue.enqueue(
+            STAGE_FUNCTIONS[stage],
+            args=(match_id,),
+            kwargs=kwargs,
+            job_id=job_id(stage, match_id),
+            depends_on=parent,
+            retry=retry_policy(stage),
+            job_timeout=settings.BACKFILL_TIMEOUTS[stage],
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+            on_success=Callback("backfill.callbacks.stage_succeeded"),
+            on_failure=Callback("backfill.callbacks.stage_failed"),
+            meta={"match_id": match_id, "stage": stage},
+            description=f"backfill {stage} match {match_id}",
+        )
+        enqueued[stage] = parent.id
+    return enqueued
+
+
+def _delete(jobs: Iterable[Job], conn) -> None:
+    """Remove replaced jobs with their old results (rq 2.12's delete keeps the results stream)."""
+    for job in jobs:
+        job.delete(remove_from_queue=True)
+        conn.delete(Result.get_key(job.id))
+
+
 def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOutcome:
     conn = queue.connection
     ids = chain_job_ids(match_id)
+    order = Stage.ORDER.index
     with conn.lock(f"backfill:chain-lock:{match_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
         jobs = dict(zip(ids, Job.fetch_many(list(ids.values()), connection=conn, serializer=queue.serializer),
                         strict=True))
@@ -126,37 +167,31 @@ def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOu
                 continue
             live[stage] = job.id
         if live:
-            return ChainOutcome(match_id, "in_flight", live)
-        for job in jobs.values():
-            if job is not None:
-                job.delete(remove_from_queue=True)
-        enqueued: dict[str, str] = {}
-        parent = None
-        for stage in stages:
-            kwargs = {"allow_retroactive": True} if stage == Stage.PREDICT else {}
-            parent = queue.enqueue(
-                STAGE_FUNCTIONS[stage],
-                args=(match_id,),
-                kwargs=kwargs,
-                job_id=ids[stage],
-                depends_on=parent,
-                retry=retry_policy(stage),
-                job_timeout=settings.BACKFILL_TIMEOUTS[stage],
-                result_ttl=RESULT_TTL,
-                failure_ttl=FAILURE_TTL,
-                on_success=Callback("backfill.callbacks.stage_succeeded"),
-                on_failure=Callback("backfill.callbacks.stage_failed"),
-                meta={"match_id": match_id, "stage": stage},
-                description=f"backfill {stage} match {match_id}",
-            )
-            enqueued[stage] = parent.id
+            missing = [s for s in stages if s not in live]
+            last = max(live, key=order)
+            if missing and all(order(s) > order(last) for s in missing):
+                # Extend the chain in flight with the later stages it lacks (e.g. settle after new predictions).
+                _delete((jobs[s] for s in missing if jobs[s] is not None), conn)
+                added = _enqueue_stages(queue, match_id, missing, jobs[last])
+                logger.info("extended chain in flight", extra={"match_id": match_id, "stages": missing})
+                return ChainOutcome(match_id, "in_flight", {**live, **added})
+            return ChainOutcome(match_id, "in_flight", live, tuple(missing))
+        _delete((job for job in jobs.values() if job is not None), conn)
+        enqueued = _enqueue_stages(queue, match_id, stages, None)
         logger.info("enqueued chain", extra={"match_id": match_id, "stages": list(stages)})
         return ChainOutcome(match_id, "enqueued", enqueued)
 
 
 def recover_abandoned(queue: Queue) -> None:
-    """Move jobs of dead workers (heartbeat expired) out of 'started', so a new run can redo them."""
-    StartedJobRegistry(queue=queue).cleanup()
+    """Move jobs of dead workers (heartbeat expired) out of 'started', so a new run can redo them.
+
+    The timer death penalty lets this run outside the main thread (an admin request); a failure
+    here only delays recovery to the workers' own maintenance, so it is logged, not raised.
+    """
+    try:
+        StartedJobRegistry(queue=queue, death_penalty_class=TimerDeathPenalty).cleanup()
+    except Exception:
+        logger.exception("could not clean up abandoned jobs")
 
 
 def fetch_statuses(queue: Queue, ids: Iterable[str]) -> dict[str, str | None]:

@@ -186,17 +186,31 @@ def start_backfill(plan: BackfillPlan, triggered_by: str, *, user=None) -> Backf
 
 
 def _enqueue(run: BackfillRun, items: list[BackfillItem]) -> None:
+    """Enqueue item by item; each write touches only what callbacks never write, so a chain
+    finishing while later ones are still being enqueued keeps its outcome."""
     queue = queueing.get_queue()
     queueing.recover_abandoned(queue)
-    for item in items:
-        outcome = queueing.enqueue_chain(queue, item.match_id, item.stages)
-        item.job_ids = outcome.job_ids
-        if outcome.state == "in_flight":
-            item.status = BackfillItem.Status.IN_FLIGHT
-            item.reused = True
-            item.stage = next(s for s in Stage.ORDER if s in outcome.job_ids)
+    try:
+        for item in items:
+            outcome = queueing.enqueue_chain(queue, item.match_id, item.stages)
+            BackfillItem.objects.filter(pk=item.pk).update(job_ids=outcome.job_ids, reused=outcome.state == "in_flight")
+            if outcome.state != "in_flight":
+                continue
             logger.info("chain already in flight", extra={"match_id": item.match_id, "run_id": run.pk})
-    BackfillItem.objects.bulk_update(items, ["job_ids", "status", "stage", "reused"])
+            BackfillItem.objects.filter(pk=item.pk, status=BackfillItem.Status.QUEUED).update(
+                status=BackfillItem.Status.IN_FLIGHT, stage=next(s for s in Stage.ORDER if s in outcome.job_ids)
+            )
+            if outcome.missing:
+                BackfillItem.objects.filter(pk=item.pk).update(
+                    error=f"an earlier chain in flight does not run {', '.join(outcome.missing)}; "
+                    "run the backfill again once it has finished"
+                )
+    except Exception as exc:
+        BackfillItem.objects.filter(run=run, job_ids={}).update(
+            status=BackfillItem.Status.FAILED, error=f"not enqueued: {exc.__class__.__name__}: {exc}"
+        )
+        _finalize([run.pk])
+        raise BackfillError(f"enqueueing run {run.pk} failed: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _run_in_process(items: list[BackfillItem]) -> None:
@@ -352,7 +366,8 @@ def cancel_run(run: BackfillRun) -> int:
     )
     canceled = []
     if queueing.redis_enabled():
-        ids = [jid for item in run.items.filter(status__in=UNFINISHED) for jid in item.job_ids.values()]
+        # Chains reused from another run are that run's to cancel.
+        ids = [jid for item in run.items.filter(status__in=UNFINISHED, reused=False) for jid in item.job_ids.values()]
         canceled = queueing.cancel_pending(queueing.get_queue(), ids)
     refresh_run(run)
     logger.info("backfill run canceled", extra={"run_id": run.pk, "jobs_canceled": len(canceled)})

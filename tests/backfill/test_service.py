@@ -115,3 +115,62 @@ def test_retry_failed_starts_a_new_run_for_what_is_still_missing(in_process, lin
     again = service.retry_failed(run, "test")
     assert again is not None and again.pk != run.pk
     assert Prediction.objects.filter(match=finished_match).count() == 3
+
+
+def test_chains_finishing_during_the_enqueue_loop_keep_their_outcome(lineup, rq_queue, burst, monkeypatch):
+    """A fast worker closes early items while later ones are still being enqueued."""
+    from backfill import queueing
+
+    first, second = (MatchFactory(finished=True) for _ in range(2))
+    for match in (first, second):
+        MatchAnalysisFactory(match=match)
+    real = queueing.enqueue_chain
+    calls = []
+
+    def enqueue_then_work(queue, match_id, stages):
+        outcome = real(queue, match_id, stages)
+        calls.append(match_id)
+        if len(calls) == 1:
+            burst()  # the first chain runs to the end before the second is enqueued
+        return outcome
+
+    monkeypatch.setattr(queueing, "enqueue_chain", enqueue_then_work)
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    assert run.items.get(match=first).status == BackfillItem.Status.SUCCEEDED
+    burst()
+    run.refresh_from_db()
+    assert run.status == BackfillRun.Status.SUCCEEDED  # closed by callbacks alone, nobody waited
+
+
+def test_a_chain_in_flight_without_settlement_is_extended_with_it(lineup, rq_queue, burst, finished_match):
+    from backfill import queueing
+
+    queueing.enqueue_chain(rq_queue, finished_match.pk, ("predict",))  # e.g. the live pipeline's retry
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    item = run.items.get()
+    assert item.reused and set(item.job_ids) == {"predict", "settle"}
+    burst()
+    assert service.wait_for_run(run, timeout=10)
+    assert run.status == BackfillRun.Status.SUCCEEDED
+    assert set(Prediction.objects.filter(match=finished_match).values_list("status", flat=True)) == {"scored"}
+
+
+def test_a_chain_in_flight_that_cannot_cover_the_needed_stages_fails_the_item_with_advice(
+    lineup, rq_queue, burst, finished_match
+):
+    from backfill import queueing
+
+    queueing.enqueue_chain(rq_queue, finished_match.pk, ("settle",))
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    burst()
+    assert service.wait_for_run(run, timeout=10)
+    item = run.items.get()
+    assert item.status == BackfillItem.Status.FAILED and "run the backfill again" in item.error
+    assert service.plan_backfill(7).gaps[0].match_id == finished_match.pk  # still a gap for the next run
+
+
+def test_cancel_leaves_chains_reused_from_another_run_alone(lineup, rq_queue, finished_match):
+    first = service.start_backfill(service.plan_backfill(7), triggered_by="first")
+    second = service.start_backfill(service.plan_backfill(7), triggered_by="second")
+    assert service.cancel_run(second) == 0
+    assert rq_queue.count == 1 and first.items.get().status == BackfillItem.Status.QUEUED
