@@ -144,7 +144,11 @@ class BackfillRunAdmin(admin.ModelAdmin):
     @admin.action(description="Retry failed items (a new run for what is still missing)", permissions=["run_backfill"])
     def retry_failed_items(self, request, queryset):
         for run in queryset:
-            new = service.retry_failed(run, f"admin:{request.user.get_username()}", user=request.user)
+            try:
+                new = service.retry_failed(run, f"admin:{request.user.get_username()}", user=request.user)
+            except service.BackfillError as exc:
+                self.message_user(request, f"Run {run.pk}: {exc}", messages.ERROR)
+                continue
             if new is None:
                 self.message_user(request, f"Run {run.pk} has no failed items.", messages.WARNING)
             else:

@@ -5,6 +5,7 @@ this module.
 """
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,10 +34,11 @@ UNFINISHED = (BackfillItem.Status.QUEUED, BackfillItem.Status.IN_FLIGHT, Backfil
 
 def validate_days(days: object) -> int:
     if isinstance(days, bool) or not isinstance(days, int):
-        try:
-            days = int(str(days).strip())
-        except ValueError:
-            raise BackfillError(f"--days must be an integer from {MIN_DAYS} to {MAX_DAYS}, got {days!r}") from None
+        text = str(days).strip()
+        # Plain ASCII digits only: int() would also take "1_0" or other scripts' digits.
+        if not re.fullmatch(r"-?[0-9]+", text):
+            raise BackfillError(f"--days must be an integer from {MIN_DAYS} to {MAX_DAYS}, got {days!r}")
+        days = int(text)
     if not MIN_DAYS <= days <= MAX_DAYS:
         raise BackfillError(f"--days must be an integer from {MIN_DAYS} to {MAX_DAYS}, got {days}")
     return days

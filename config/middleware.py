@@ -4,10 +4,13 @@ django-rq's views only require staff status (its own permission merely hides
 the link), and they can empty, requeue and stop jobs.
 """
 
+import re
+
 from django.http import HttpResponseForbidden
 
 DASHBOARD_PREFIX = "/admin/django_rq/"
-TOKEN_ENDPOINTS = ("stats.json", "metrics")
+# django-rq's API endpoints, which also accept a bearer token (RQ_API_TOKEN) instead of a session.
+TOKEN_ENDPOINTS = re.compile(r"^/admin/django_rq/dashboard/(stats\.json(/[\w]*)?|metrics)/?$")
 PERMISSION = "backfill.run_backfill"
 
 
@@ -17,9 +20,10 @@ class QueueDashboardPermissionMiddleware:
 
     def __call__(self, request):
         path = request.path
+        if TOKEN_ENDPOINTS.match(path) and not request.user.is_authenticated:
+            return self.get_response(request)  # token-authenticated by django-rq itself
         if (
             path.startswith(DASHBOARD_PREFIX)
-            and not any(endpoint in path for endpoint in TOKEN_ENDPOINTS)
             and request.user.is_authenticated
             and not request.user.has_perm(PERMISSION)
         ):

@@ -94,3 +94,10 @@ def test_match_list_shows_predictions_against_active_models(operator, client, li
     PredictionFactory(match=finished_match, model=PredictionModelFactory(is_active=False))
     html = client.get(reverse(CHANGELIST)).content.decode()
     assert ">1 / 3<" in html
+
+
+@pytest.mark.parametrize("path", ["/admin/django_rq/dashboard/stats.json", "/admin/django_rq/dashboard/queues/0/",
+                                  "/admin/django_rq/dashboard/xstats.json/"])
+def test_queue_pages_and_stats_are_closed_to_staff_without_the_permission(client, path):
+    client.force_login(_user(username="staff", is_staff=True))
+    assert client.get(path).status_code == 403

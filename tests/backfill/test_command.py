@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from backfill.models import BackfillRun
@@ -25,7 +24,7 @@ def report_dir(settings, tmp_path):
     return settings.BACKFILL_REPORT_DIR
 
 
-@pytest.mark.parametrize("days", ["0", "-1", "366", "abc", "7.5"])
+@pytest.mark.parametrize("days", ["0", "-1", "366", "abc", "7.5", "1_0", "\u0663", ""])
 def test_bad_days_is_a_clear_error_that_changes_nothing(days, lineup, finished_match, report_dir, redis_conn):
     with pytest.raises(CommandError, match="--days must be an integer from 1 to 365"):
         call_command("backfill_retroactive", f"--days={days}")
@@ -51,6 +50,10 @@ def test_bad_days_exits_non_zero_with_the_message_on_stderr(days):
     (["--match", "987654"], "no match with id 987654"),
     (["--timeout", "-3"], "--timeout must be positive"),
     (["--timeout", "soon"], "--timeout must be a number"),
+    (["--timeout", "nan"], "--timeout must be a finite number"),
+    (["--report", "/proc/nope/r.json"], "does not exist"),
+    (["--report", "/proc/r.json"], "is not writable"),
+    (["--report", "/"], "is a directory"),
 ])
 def test_other_bad_input_is_refused(args, message, lineup, finished_match, report_dir):
     with pytest.raises(CommandError, match=message):
@@ -100,10 +103,6 @@ def test_async_enqueues_and_returns_the_run_id(lineup, finished_match, rq_queue,
     run = BackfillRun.objects.get()
     assert f"Backfill run {run.pk} started" in capsys.readouterr().out
     assert rq_queue.count == 1 and run.status == BackfillRun.Status.RUNNING
-
-
-def test_settings_have_a_report_dir():
-    assert settings.BACKFILL_REPORT_DIR.name == "reports"
 
 
 def test_unreachable_redis_is_a_clear_error_before_anything_is_recorded(lineup, finished_match, settings,

@@ -1,6 +1,7 @@
 """python manage.py backfill_retroactive --days 7: fill every gap of the last N days."""
 
 import json
+import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,9 +73,8 @@ class Command(BaseCommand):
             run = service.start_backfill(plan, triggered_by="command")
         except service.BackfillError as exc:
             raise CommandError(str(exc)) from None
-        if queueing.redis_enabled() and not run.is_finished and not queueing.workers_serving():
-            self.stderr.write("warning: no RQ worker serves the 'backfill' queue; the jobs wait until one starts "
-                              "(python manage.py rqworker default backfill --with-scheduler ...)")
+        if queueing.redis_enabled() and not run.is_finished:
+            self._warn_about_workers()
         if options["run_async"]:
             summary = service.summarize_run(run)
             self._write_report(report_path, plan, summary)
@@ -96,6 +96,13 @@ class Command(BaseCommand):
         if run.status != BackfillRun.Status.SUCCEEDED:
             raise CommandError(f"{len(summary['errors'])} match(es) failed in run {run.pk}; see the errors above")
 
+    def _warn_about_workers(self) -> None:
+        hint = "python manage.py rqworker default backfill --with-scheduler --worker-class config.worker.DjangoWorker"
+        if not queueing.workers_serving():
+            self.stderr.write(f"warning: no RQ worker serves the 'backfill' queue; jobs wait until one starts: {hint}")
+        elif not queueing.scheduler_running():
+            self.stderr.write(f"warning: no worker runs --with-scheduler; retries after a failure will wait: {hint}")
+
     # --- input -------------------------------------------------------------------------------
     def _days(self, raw) -> int:
         try:
@@ -110,6 +117,8 @@ class Command(BaseCommand):
             value = float(raw)
         except ValueError:
             raise CommandError(f"--timeout must be a number of seconds, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise CommandError(f"--timeout must be a finite number of seconds, got {raw!r}")
         if value <= 0:
             raise CommandError(f"--timeout must be positive, got {raw}")
         return value
@@ -121,8 +130,16 @@ class Command(BaseCommand):
         path = Path(raw)
         if path.is_dir():
             raise CommandError(f"--report must be a file path, {raw} is a directory")
-        if not path.parent.exists():
+        if not path.parent.is_dir():
             raise CommandError(f"--report: directory {path.parent} does not exist")
+        existed = path.exists()
+        try:  # a real write probe: permission bits don't tell root, or /proc, the truth
+            with path.open("a"):
+                pass
+        except OSError as exc:
+            raise CommandError(f"--report: {path} is not writable ({exc.strerror})") from None
+        if not existed:
+            path.unlink()
         return path
 
     # --- output ------------------------------------------------------------------------------
