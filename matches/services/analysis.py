@@ -16,7 +16,12 @@ from django.db.models import Q
 
 from matches.api_football import ApiFootballClient
 from matches.models import Competition, Match, MatchAnalysis, Team
-from matches.services.leak_guard import MatchFact, PreKickoffFacts, assert_payload_before_kickoff
+from matches.services.leak_guard import (
+    MatchFact,
+    PreKickoffFacts,
+    assert_payload_before_kickoff,
+    latest_result_kickoff,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +93,7 @@ def _facts_from_db(match: Match, scope: LeagueScope) -> Iterable[MatchFact]:
             status=Match.Status.FINISHED,
             home_score__isnull=False,
             away_score__isnull=False,
-            kickoff_time__lt=kickoff,
+            kickoff_time__lt=latest_result_kickoff(kickoff),
         )
         .filter(
             (scope.q() & Q(kickoff_time__gte=kickoff - timedelta(days=HISTORY_DAYS)))
@@ -170,7 +175,7 @@ def _facts_from_api(rows: list[dict], kickoff: datetime) -> list[MatchFact]:
         if fixture["status"]["short"] not in API_FINISHED or goals["home"] is None or goals["away"] is None:
             continue
         when = datetime.fromtimestamp(fixture["timestamp"], tz=UTC)
-        if when < kickoff:
+        if when < latest_result_kickoff(kickoff):
             played.append((when, row))
     api_team_ids = {row["teams"][side]["id"] for _, row in played for side in ("home", "away")}
     known = {

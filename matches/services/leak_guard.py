@@ -9,11 +9,19 @@ else raises ``LeakError`` instead of leaking silently.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 # Keys holding the date of a fact; any of them anywhere in a payload is checked.
 DATE_KEYS = frozenset({"date"})
+# A result is dated by its match's kickoff but known only once the match is over: 90 minutes,
+# half-time, stoppage and extra time fit in two and a half hours.
+RESULT_KNOWN_AFTER = timedelta(hours=2, minutes=30)
+
+
+def latest_result_kickoff(kickoff: datetime) -> datetime:
+    """Results of matches kicked off before this instant were known before ``kickoff``."""
+    return kickoff - RESULT_KNOWN_AFTER
 
 
 class LeakError(Exception):
@@ -62,10 +70,15 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, Any]]:
 
 
 def assert_payload_before_kickoff(payload: dict, kickoff: datetime) -> None:
-    """Check every ``date`` key anywhere in a payload; an aggregate with no facts may say ``None``."""
+    """Check every ``date`` key anywhere in a payload; an aggregate with no facts may say ``None``.
+
+    Every date of an analysis is a result's (its match's kickoff), so each must leave time for
+    that match to end before ``kickoff``.
+    """
+    cutoff = latest_result_kickoff(kickoff)
     for where, value in _walk(payload, "data"):
         if value is not None:
-            assert_before_kickoff(value, kickoff, what=where)
+            assert_before_kickoff(value, cutoff, what=f"result at {where} (known only at its end)")
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,11 @@ class PreKickoffFacts:
         self._external_ids: set[int] = set()
 
     def add(self, fact: MatchFact) -> None:
-        assert_before_kickoff(fact.date, self.kickoff, what=f"{fact.source} match {fact.home_name} v {fact.away_name}")
+        # The result's date is its kickoff; it was known only RESULT_KNOWN_AFTER later.
+        assert_before_kickoff(
+            fact.date + RESULT_KNOWN_AFTER, self.kickoff,
+            what=f"result of {fact.source} match {fact.home_name} v {fact.away_name} (known at its end)",
+        )
         if fact.external_id is not None:
             if fact.external_id in self._external_ids:
                 return

@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from matches.openfootball import SEASONS, load_season, parse_season_label
 from matches.services.analysis import HISTORY_DAYS
+from matches.services.leak_guard import latest_result_kickoff
 from predictions.models import PredictionModel
 from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip
 from predictions.providers.registry import build_predictor
@@ -176,7 +177,8 @@ def evaluate(
     field_slugs = {c.slug for c in lineup if c.in_field}
     for number, match in enumerate(to_predict, start=1):
         start = bisect_left(kickoffs, match.kickoff_time - timedelta(days=history_days))
-        end = bisect_left(kickoffs, match.kickoff_time)  # strictly before kickoff
+        # Only results known before kickoff: matches kicked off at least RESULT_KNOWN_AFTER earlier.
+        end = bisect_left(kickoffs, latest_result_kickoff(match.kickoff_time))
         context = MatchContext(
             match_id=number,
             kickoff_time=match.kickoff_time,

@@ -7,6 +7,7 @@ import pytest
 from matches.models import Match
 from matches.services import build_analysis
 from matches.services.analysis import _facts_from_api
+from matches.services.leak_guard import RESULT_KNOWN_AFTER
 from tests.factories import CompetitionFactory, MatchFactory, TeamFactory, utc
 from tests.fakes.fake_api_football import FakeApiFootball, make_fixture
 
@@ -96,9 +97,10 @@ def test_no_api_call_without_a_key_or_without_external_ids(fake, target, setting
     assert fake.request_count() == 0
 
 
-def test_api_rows_from_kickoff_on_are_dropped_even_if_the_api_returns_them():
+def test_api_rows_not_over_before_kickoff_are_dropped_even_if_the_api_returns_them():
     rows = [
-        _ft(10, KICKOFF - timedelta(seconds=1), LIV, ARS, (1, 0)),
+        _ft(10, KICKOFF - RESULT_KNOWN_AFTER - timedelta(seconds=1), LIV, ARS, (1, 0)),
+        _ft(14, KICKOFF - timedelta(hours=1), ARS, LIV, (3, 3)),  # still being played at kickoff
         _ft(11, KICKOFF, LIV, MUN, (5, 0)),
         _ft(12, KICKOFF + timedelta(days=1), MUN, ARS, (2, 2)),
         _ft(13, KICKOFF - timedelta(days=1), ARS, MUN, (0, 0), status="AWD"),

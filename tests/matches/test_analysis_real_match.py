@@ -2,9 +2,10 @@
 
 The expected values below were derived from the vendored rows of
 matches/data/openfootball/2024-25/en.1.json (and 2023-24 for the older
-meetings) without the code under test: take every row dated before
-2025-01-05 16:30 (197 rows: the 196 of the morning, through the Matchday 20
-games of 4 Jan, and Fulham 2-2 Ipswich at 14:00 on the day itself),
+meetings) without the code under test: take every row whose result was known
+before 2025-01-05 16:30, i.e. kicked off at least 2 h 30 earlier (196 rows,
+through the Matchday 20 games of 4 Jan; Fulham 2-2 Ipswich kicked off at
+14:00 on the day itself and was still being played 2 h 30 before kickoff),
 add up W/D/L and goals per team, sort by points, goal difference, goals for.
 A throwaway script over the raw JSON gave the same numbers, and they match
 the published table of that morning: Liverpool top on 45 points with a game
@@ -52,9 +53,9 @@ def _row(data: dict, team: str) -> tuple:
 
 def test_table_equals_the_morning_of_the_match(analysis):
     table = analysis["table"]
-    # As of kickoff: the morning's 196 results plus Fulham 2-2 Ipswich, played at 14:00 the same day.
-    assert table["matches"] == 197
-    assert table["date"] == "2025-01-05T14:00:00+00:00"
+    # The morning's 196 results; Fulham 2-2 Ipswich (14:00 the same day) ended too close to kickoff.
+    assert table["matches"] == 196
+    assert table["date"] == "2025-01-04T17:30:00+00:00"
     assert len(table["rows"]) == 20
     top = [(r["rank"], r["team"], r["played"], r["points"]) for r in table["rows"][:8]]
     assert top == [
@@ -71,10 +72,9 @@ def test_table_equals_the_morning_of_the_match(analysis):
     assert _row(analysis, "Liverpool FC") == (1, 18, 14, 3, 1, 45, 17, 28, 45)
     assert _row(analysis, "Manchester United FC") == (14, 19, 6, 4, 9, 21, 26, -5, 22)
     assert _row(analysis, "Southampton FC") == (20, 20, 1, 3, 16, 12, 44, -32, 6)
-    # The only rows that differ from the morning: the 14:00 draw took Fulham from 29 (19 played)
-    # to 30 and Ipswich from 15 to 16, and moved nobody past anybody else.
-    assert _row(analysis, "Fulham FC") == (9, 20, 7, 9, 4, 30, 27, 3, 30)
-    assert _row(analysis, "Ipswich Town FC") == (18, 20, 3, 7, 10, 20, 35, -15, 16)
+    # Before their 14:00 draw of the same day: Fulham 29 points from 19 games, Ipswich 15.
+    assert _row(analysis, "Fulham FC") == (9, 19, 7, 8, 4, 28, 25, 3, 29)
+    assert _row(analysis, "Ipswich Town FC") == (18, 19, 3, 6, 10, 18, 33, -15, 15)
 
 
 def test_form_of_both_teams_equals_the_morning_of_the_match(analysis):
@@ -118,4 +118,4 @@ def test_head_to_head_rest_and_season_record_as_of_kickoff(analysis):
     assert (record["home"]["home"]["played"], record["home"]["home"]["points"]) == (9, 22)  # 7W 1D 1L, 18-6
     assert (record["away"]["away"]["played"], record["away"]["away"]["points"]) == (9, 9)  # 2W 3D 4L, 8-10
     # 2023-24 (380) and 2024-25 before kickoff (197) are all within two years.
-    assert len(analysis["history"]) == 380 + 197
+    assert len(analysis["history"]) == 380 + 196

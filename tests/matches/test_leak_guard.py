@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from matches.services.leak_guard import (
+    RESULT_KNOWN_AFTER,
     LeakError,
     MatchFact,
     PreKickoffFacts,
@@ -88,5 +89,17 @@ def test_payload_walk_finds_a_late_date_however_deep():
 
 
 def test_payload_walk_accepts_earlier_dates_and_empty_aggregates():
-    earlier = (KICKOFF - timedelta(hours=1)).isoformat()
+    earlier = (KICKOFF - timedelta(hours=3)).isoformat()
     assert_payload_before_kickoff({"a": {"date": None}, "b": [{"date": earlier}]}, KICKOFF)
+
+
+def test_a_result_still_being_played_at_kickoff_is_a_leak():
+    """A result is dated by its kickoff but known only once the match is over."""
+    still_playing = KICKOFF - RESULT_KNOWN_AFTER + timedelta(minutes=1)
+    with pytest.raises(LeakError):
+        assert_payload_before_kickoff({"b": [{"date": still_playing.isoformat()}]}, KICKOFF)
+    facts = PreKickoffFacts(KICKOFF)
+    with pytest.raises(LeakError, match="known at its end"):
+        facts.add(_fact(still_playing))
+    facts.add(_fact(KICKOFF - RESULT_KNOWN_AFTER - timedelta(minutes=1)))
+    assert len(facts) == 1

@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from matches.openfootball import SEASONS, load_season
 from matches.services.analysis import HISTORY_DAYS
+from matches.services.leak_guard import RESULT_KNOWN_AFTER
 from predictions.providers.base import MatchContext, Tip
 from predictions.services.evaluation import Contender, evaluate, kicktipp_points
 
@@ -30,14 +31,15 @@ def test_walk_forward_never_passes_a_match_at_or_after_kickoff():
     evaluate(league="en.1", season="2024-25", limit=40, lineup=[Contender("spy", "spy")],
              predictor_factory=lambda contender: spy)
     assert len(spy.seen) == 40
-    assert all(latest is not None and latest < kickoff for kickoff, _, latest in spy.seen)
+    # A result is known only once its match is over, RESULT_KNOWN_AFTER after its kickoff.
+    assert all(latest is not None and latest + RESULT_KNOWN_AFTER < kickoff for kickoff, _, latest in spy.seen)
     every = [m for s in SEASONS for m in load_season("en.1", s).matches if m.home_goals is not None]
     season = [m for m in load_season("en.1", "2024-25").matches if m.home_goals is not None][:40]
     for (kickoff, size, _), match in zip(spy.seen, season, strict=True):
         assert kickoff == match.kickoff_time
         # every earlier league match inside the analysis window, this season's included, and nothing else
         window_start = kickoff - timedelta(days=HISTORY_DAYS)
-        assert size == sum(window_start <= m.kickoff_time < kickoff for m in every)
+        assert size == sum(window_start <= m.kickoff_time < kickoff - RESULT_KNOWN_AFTER for m in every)
 
 
 @pytest.mark.parametrize(
