@@ -139,6 +139,9 @@ LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
 MODEL_FAILURE_THRESHOLD = env.int("MODEL_FAILURE_THRESHOLD", default=5)
 # Models predicted in parallel by one predict_match job.
 PREDICT_MAX_WORKERS = env.int("PREDICT_MAX_WORKERS", default=8)
+# Seconds one predict_match waits for its models; keep it below BACKFILL_PREDICT_TIMEOUT so the
+# answers already in are saved before RQ kills the job.
+PREDICT_TIME_BUDGET = env.float("PREDICT_TIME_BUDGET", default=600.0)
 
 # --- Logging ------------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="text")

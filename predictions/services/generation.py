@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -93,6 +93,21 @@ def _run_one(factory: PredictorFactory, model: PredictionModel, context: MatchCo
         return f"{exc.__class__.__name__}: {exc}"
 
 
+def _run_all(factory: PredictorFactory, models: list[PredictionModel], context: MatchContext) -> list[Tip | str]:
+    """Every model's answer, in parallel, within a time budget below the job's timeout.
+
+    A model still thinking when the budget runs out counts as failed, so the
+    answers already in are saved instead of dying with a timed-out job.
+    """
+    budget = settings.PREDICT_TIME_BUDGET
+    workers = max(1, min(settings.PREDICT_MAX_WORKERS, len(models)))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"predict-{context.match_id}")
+    futures = [pool.submit(_run_one, factory, m, context) for m in models]
+    done, _ = wait(futures, timeout=budget)
+    pool.shutdown(wait=False, cancel_futures=True)
+    return [f.result() if f in done else f"no answer within the {budget:g}s budget" for f in futures]
+
+
 def _insert_ignoring_conflicts(rows: list[Prediction]) -> set[int]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: the model ids this call actually created."""
     if not rows:
@@ -156,9 +171,7 @@ def generate_predictions(
         return result
 
     context = build_context(match, analysis)
-    workers = max(1, min(settings.PREDICT_MAX_WORKERS, len(missing)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"predict-{match_id}") as pool:
-        answers = list(pool.map(lambda m: _run_one(factory, m, context), missing))
+    answers = _run_all(factory, missing, context)
 
     now = timezone.now()
     is_retroactive = now >= match.kickoff_time

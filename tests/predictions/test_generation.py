@@ -157,3 +157,16 @@ def test_two_concurrent_runs_create_each_prediction_once():
     )
     assert Prediction.objects.filter(match=match).count() == 12
     assert sum(r.created for r in results) == 12
+
+
+def test_models_slower_than_the_budget_fail_and_the_others_are_saved(settings):
+    settings.PREDICT_TIME_BUDGET = 0.3
+    match = _analysed_match()
+    fast = PredictionModelFactory()
+    slow = PredictionModelFactory()
+    result = generate_predictions(
+        match.pk, predictor_factory=lambda m: ScriptedPredictor(m, delay=2.0 if m.pk == slow.pk else 0.0)
+    )
+    assert result.outcomes[fast.pk].status == "created"
+    assert result.outcomes[slow.pk].status == "failed" and "budget" in result.outcomes[slow.pk].reason
+    assert list(Prediction.objects.filter(match=match).values_list("model_id", flat=True)) == [fast.pk]
