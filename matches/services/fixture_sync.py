@@ -205,7 +205,10 @@ def _upsert_matches(
             setattr(match, name, values[name])
         match.updated_at = now
         to_update.append(match)
-        if match.settled_at is not None and outcome_changed:
+        if outcome_changed and (
+            match.settled_at is not None or match.status in (Match.Status.CANCELLED, Match.Status.POSTPONED)
+        ):
+            # Settled matches are re-scored; newly cancelled or postponed ones have their predictions voided.
             resettle.append(match.pk)
     Match.objects.bulk_create(to_create)
     Match.objects.bulk_update(to_update, [*MATCH_FIELDS, "updated_at"])

@@ -249,3 +249,19 @@ def test_an_unreadable_fixture_is_skipped_and_the_command_fails_after_syncing_th
 
     assert "XYZ" in err.getvalue()
     assert Match.objects.count() == 11
+
+
+def test_a_newly_postponed_match_that_was_never_settled_has_its_predictions_voided(fake):
+    run("--league", "39", "--season", "2024")
+    match = Match.objects.get(external_id=1_100_001)
+    prediction = PredictionFactory(match=match, model=PredictionModelFactory())
+    postponed = fake.fixture(1_100_001)
+    postponed["fixture"]["status"] = {"long": "Match Postponed", "short": "PST", "elapsed": None, "extra": None}
+    postponed["goals"] = {"home": None, "away": None}
+    fake.upsert_fixture(postponed)
+
+    result = sync_fixtures(league=39, season=2024)
+
+    assert result.resettled == [match.pk]
+    prediction.refresh_from_db()
+    assert (prediction.status, prediction.total_points) == (Prediction.Status.VOID, 0)
