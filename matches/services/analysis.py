@@ -394,15 +394,21 @@ def build_analysis(match: Match) -> MatchAnalysis:
 
 
 def ensure_analysis(*, match_id: int) -> tuple[MatchAnalysis, bool]:
-    """Create the match's analysis once; an existing one is kept (it was made as of kickoff already)."""
+    """Create the match's analysis once; an existing one is kept while its kickoff stays put."""
     match = Match.objects.select_related("competition", "home_team", "away_team").get(pk=match_id)
     if match.status in _REFUSED:
         raise AnalysisRefused(f"match {match_id} is {match.status}; it has no kickoff to analyse as of")
     existing = MatchAnalysis.objects.filter(match_id=match_id).first()
-    if existing is not None:
+    if existing is not None and existing.as_of == match.kickoff_time:
         return existing, False
     built = build_analysis(match)
     assert_payload_before_kickoff(built.data, built.as_of)
+    if existing is not None:
+        # The kickoff moved since: an analysis as of another instant is stale, or leaks if it was later.
+        MatchAnalysis.objects.filter(pk=existing.pk).update(as_of=built.as_of, data=built.data)
+        logger.info("analysis of match %s rebuilt for a new kickoff", match_id, extra={"match_id": match_id})
+        existing.refresh_from_db()
+        return existing, True
     # A concurrent run may create it between the check and here; the OneToOne makes get_or_create pick one.
     analysis, created = MatchAnalysis.objects.get_or_create(
         match=match, defaults={"as_of": built.as_of, "data": built.data}

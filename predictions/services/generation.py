@@ -156,6 +156,11 @@ def generate_predictions(
     analysis = MatchAnalysis.objects.filter(match_id=match_id).first()
     if analysis is None:
         raise PredictionRefused(f"match {match_id} has no analysis; run analyze_match first")
+    if analysis.as_of > match.kickoff_time:
+        raise PredictionRefused(
+            f"match {match_id}'s analysis is as of {analysis.as_of:%Y-%m-%d %H:%M}, after its kickoff; "
+            "rebuild it with analyze_match"
+        )
 
     models = list(
         PredictionModel.objects.filter(is_active=True)

@@ -108,3 +108,10 @@ def test_gap_detection_is_one_query_whatever_the_number_of_gaps(lineup):
         counts.append(len(ctx))
         assert all(len(g.missing_model_ids) == 2 for g in gaps)
     assert counts == [1, 1]
+
+
+def test_an_analysis_as_of_another_kickoff_counts_as_missing(lineup):
+    match = MatchFactory()
+    MatchAnalysisFactory(match=match, as_of=match.kickoff_time + timedelta(hours=3))  # the kickoff moved earlier
+    (gap,) = find_gaps(7)
+    assert gap.has_analysis is False and gap.stages[0] == "analyze"

@@ -58,3 +58,14 @@ def test_concurrent_runs_make_exactly_one_analysis():
     assert MatchAnalysis.objects.filter(match=match).count() == 1
     assert sorted(r["created"] for r in results) == [False, False, False, True]
     assert len({r["analysis_id"] for r in results}) == 1
+
+
+@pytest.mark.django_db
+def test_an_analysis_is_rebuilt_in_place_when_the_kickoff_moved():
+    match = MatchFactory(kickoff_time=KICKOFF)
+    stale = MatchAnalysisFactory(match=match, as_of=KICKOFF + timedelta(days=2), data={"schema": 1, "stale": True})
+    result = analyze_match(match.pk)
+    stale.refresh_from_db()
+    assert result == {"match_id": match.pk, "created": True, "analysis_id": stale.pk}
+    assert stale.as_of == KICKOFF and "stale" not in stale.data
+    assert analyze_match(match.pk)["created"] is False

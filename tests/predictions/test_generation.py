@@ -170,3 +170,12 @@ def test_models_slower_than_the_budget_fail_and_the_others_are_saved(settings):
     assert result.outcomes[fast.pk].status == "created"
     assert result.outcomes[slow.pk].status == "failed" and "budget" in result.outcomes[slow.pk].reason
     assert list(Prediction.objects.filter(match=match).values_list("model_id", flat=True)) == [fast.pk]
+
+
+def test_refuses_an_analysis_made_as_of_after_kickoff():
+    PredictionModelFactory()
+    match = MatchFactory()
+    MatchAnalysisFactory(match=match, as_of=match.kickoff_time + timedelta(hours=1))
+    with pytest.raises(PredictionRefused, match="after its kickoff"):
+        generate_predictions(match.pk, allow_retroactive=True, predictor_factory=ScriptedPredictor)
+    assert not Prediction.objects.exists()
