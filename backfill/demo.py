@@ -41,9 +41,18 @@ class DemoResult:
     active_models: list[str] = field(default_factory=list)
 
 
+class DemoRefused(Exception):
+    """The database holds more than an earlier demo; seeding would replace real data."""
+
+
+def foreign_matches(league: str = DEMO_LEAGUE) -> int:
+    """Matches that are not the demo's: real synced fixtures, or data of another league."""
+    return Match.objects.exclude(competition__code=league, external_id__gt=DEMO_EXTERNAL_ID_BASE).count()
+
+
 def _wipe(code: str) -> None:
     competitions = Competition.objects.filter(code=code)
-    BackfillRun.objects.all().delete()
+    BackfillRun.objects.filter(items__match__competition__in=competitions).distinct().delete()
     Match.objects.filter(competition__in=competitions).delete()
     competitions.delete()
 
@@ -69,7 +78,13 @@ def _predict_before_kickoff(match: Match, models: list[PredictionModel]) -> None
     Prediction.objects.filter(match=match).update(created_at=match.kickoff_time - timedelta(hours=2))
 
 
-def seed_demo(now: datetime | None = None, league: str = DEMO_LEAGUE) -> DemoResult:
+def seed_demo(now: datetime | None = None, league: str = DEMO_LEAGUE, *, force: bool = False) -> DemoResult:
+    """Replace any earlier demo of ``league``; refuse on a database holding other matches unless forced."""
+    if not force and (foreign := foreign_matches(league)):
+        raise DemoRefused(
+            f"the database holds {foreign} match(es) that are not this demo's; seed_demo replaces the "
+            f"{league} data, so run it on a demo database (or pass --force)"
+        )
     now = now or timezone.now()
     latest = load_season(league, SEASONS[-1]).matches[-1].kickoff_time
     shift_days = ((now - timedelta(days=1)).date() - latest.date()).days

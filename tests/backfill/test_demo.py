@@ -47,3 +47,27 @@ def test_demo_backfill_completes_the_window_and_a_second_run_changes_nothing(dem
     before = list(Prediction.objects.order_by("pk").values_list("pk", "total_points", "scored_at"))
     call_command("backfill_retroactive", "--days", "7")
     assert list(Prediction.objects.order_by("pk").values_list("pk", "total_points", "scored_at")) == before
+
+
+def test_seed_demo_twice_replaces_the_first_demo(demo):
+    again = seed_demo()
+    assert again.matches == 3 * 380 and Match.objects.count() == 3 * 380
+
+
+def test_seed_demo_refuses_a_database_with_other_matches(in_process):
+    from django.core.management import CommandError
+
+    from tests.factories import MatchFactory
+
+    real = MatchFactory()
+    with pytest.raises(CommandError, match="not this demo's"):
+        call_command("seed_demo")
+    assert list(Match.objects.values_list("pk", flat=True)) == [real.pk]
+
+
+def test_seed_demo_refuses_an_unknown_league(in_process):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="--league must be one of"):
+        call_command("seed_demo", "--league", "xx.9")
+    assert not Match.objects.exists()

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backfill.demo import DEMO_LEAGUE, seed_demo
+from backfill.demo import DEMO_LEAGUE, DemoRefused, seed_demo
 from matches.openfootball import LEAGUES
 
 
@@ -11,11 +11,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--league", default=DEMO_LEAGUE, help=f"one of {', '.join(sorted(LEAGUES))}")
+        parser.add_argument("--force", action="store_true", help="seed even if the database holds other matches")
 
     def handle(self, *args, **options):
         if options["league"] not in LEAGUES:
             raise CommandError(f"--league must be one of {', '.join(sorted(LEAGUES))}, got {options['league']!r}")
-        result = seed_demo(league=options["league"])
+        try:
+            result = seed_demo(league=options["league"], force=options["force"])
+        except DemoRefused as exc:
+            raise CommandError(str(exc)) from None
         w = self.stdout.write
         w(f"Demo loaded: {result.matches} real {result.league} matches (seasons 2022-23 to 2024-25).")
         w(f"This is a REPLAY: every kickoff is shifted by {result.shift_days} days so the latest real matchweek "
