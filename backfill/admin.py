@@ -55,6 +55,9 @@ class BackfillMatchAdmin(MatchAdmin):
             "plan": plan,
             "gaps_by_status": plan.gaps_by_status(),
             "selected_ids": ids,
+            # "Select all N" re-derives the queryset from the filters; carrying every id could exceed
+            # DATA_UPLOAD_MAX_NUMBER_FIELDS.
+            "select_across": request.POST.get("select_across") == "1",
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "opts": self.model._meta,
         }

@@ -101,3 +101,17 @@ def test_match_list_shows_predictions_against_active_models(operator, client, li
 def test_queue_pages_and_stats_are_closed_to_staff_without_the_permission(client, path):
     client.force_login(_user(username="staff", is_staff=True))
     assert client.get(path).status_code == 403
+
+
+def test_select_all_is_carried_by_the_filters_not_by_every_id(operator, client, in_process, lineup):
+    from tests.factories import MatchAnalysisFactory, MatchFactory
+
+    matches = [MatchFactory(finished=True) for _ in range(3)]
+    for match in matches:
+        MatchAnalysisFactory(match=match)
+    data = {"action": "backfill_selected_matches", "select_across": "1", "_selected_action": [str(matches[0].pk)]}
+    html = client.post(reverse(CHANGELIST), data).content.decode()
+    assert 'name="select_across" value="1"' in html and html.count('name="_selected_action"') == 1
+    client.post(reverse(CHANGELIST), {"action": "backfill_selected_matches", "select_across": "1", "confirm": "yes",
+                                      "_selected_action": [str(matches[0].pk)]})
+    assert BackfillRun.objects.get().items.count() == 3
