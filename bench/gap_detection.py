@@ -67,10 +67,9 @@ def _execute(sql: str, params: tuple = ()) -> int:
 
 def reset() -> None:
     """Empty the project's tables (the benchmark's own database, or a test's)."""
-    _execute(
-        "TRUNCATE predictions_prediction, matches_matchanalysis, backfill_backfillitem, backfill_backfillrun, "
-        "matches_match, matches_team, matches_competition, predictions_predictionmodel RESTART IDENTITY CASCADE"
-    )
+    from bench.world import reset_tables
+
+    reset_tables()
     _execute(
         "INSERT INTO predictions_predictionmodel (id, slug, name, provider, config, is_active, inactive_reason, "
         "consecutive_failures, last_error, created_at, updated_at) "

@@ -1,0 +1,37 @@
+"""Run every benchmark and print its figures: ``python -m bench [--quick]``.
+
+Uses its own PostgreSQL database (kickbench_bench, created if missing) and
+Redis DB 13; override with BENCH_DATABASE_URL and BENCH_REDIS_URL.
+"""
+
+import argparse
+import time
+
+from bench import env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run every benchmark.")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, about a minute or two in all")
+    args = parser.parse_args()
+    env.configure()
+    from bench import cost, gap_detection, rate_limit, throughput
+
+    started = time.perf_counter()
+    info = env.machine()
+    print(f"machine: nproc {info['nproc']}, RAM {info['ram']}, CPU {info['cpu']}, Python {info['python']}, "
+          f"{info['postgres_client']}")
+    print("\n# 1. Gap detection")
+    sizes = gap_detection.QUICK_SIZES if args.quick else gap_detection.FULL_SIZES
+    gap_detection.print_report(gap_detection.run(sizes, repeats=5 if args.quick else 9))
+    print("\n# 2. Backfill throughput")
+    throughput.run(throughput.QUICK if args.quick else throughput.FULL)
+    print("\n# 3. Rate-limit adherence")
+    rate_limit.run(rate_limit.QUICK if args.quick else rate_limit.FULL)
+    print("\n# 4. Cost per match")
+    cost.run()
+    print(f"\nall benchmarks took {time.perf_counter() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Every benchmark at a tiny size: it runs and its invariants hold (not its timings)."""
+
+import pytest
+
+from bench import cost, gap_detection, rate_limit, throughput
+from bench.world import World, max_in_window
+
+
+def _quiet(*_args) -> None:
+    """Benchmarks print their figures; the tests only read the returned values."""
+
+
+@pytest.mark.django_db
+def test_gap_detection_is_one_query_at_every_size_and_window():
+    rows = gap_detection.run((3000, 6000), windows=(1, 7, 30), repeats=1, warmup=0, vacuum=False, out=_quiet)
+    assert len(rows) == 6
+    assert {r["queries"] for r in rows} == {1}
+    assert all(r["gaps"] > 0 and r["plan"] for r in rows)
+
+
+def test_max_in_window_counts_the_busiest_sliding_window():
+    assert max_in_window([0.0, 0.5, 1.0, 10.0, 10.1, 10.2, 10.9], 1.0) == 4
+    assert max_in_window([], 1.0) == 0
+
+
+def test_utilisation_of_bursts_every_window_plus_margin():
+    times = [t + i * 0.001 for t in (0.0, 6.0, 12.0, 18.0) for i in range(10)]
+    assert rate_limit.utilisation(times, limit=10, window=5) == pytest.approx(40 / (10 * 23.009 / 5))
+
+
+@pytest.mark.django_db
+def test_predict_and_settle_issue_as_many_queries_for_42_models_as_for_5():
+    counts = cost.query_counts((5, 42))
+    assert counts["predict_match"][5] == counts["predict_match"][42]
+    assert counts["settle_match"][5] == counts["settle_match"][42]
+
+
+@pytest.mark.django_db
+def test_redis_round_trips_per_chain_are_counted(redis_conn):
+    trips = cost.round_trips_per_chain(3)
+    assert 0 < trips["chain_in_flight"] <= trips["new_chain"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_command_memory_is_measured_in_a_fresh_process(redis_conn):
+    memory = cost.command_memory(10)
+    assert memory["maxrss_kb"] > 0 and memory["tracemalloc_peak_kb"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_throughput_world_completes_with_ours_and_the_baseline(redis_conn):
+    world = World(matches=3, llm_models=3, llm_latency=0.05, llm_cap=2, api_limit=30, api_window=60, workers=2)
+    result = throughput.run(world, out=_quiet)
+    for mode in ("ours", "baseline"):
+        run = result[mode]
+        assert run["finished"] and run["status"] == "succeeded", run
+        assert run["check"]["complete"] and run["check"]["settled"] == 3
+        assert run["api_requests"] == world.api_requests and run["api_rejected"] == 0
+    assert result["figures"]["bound_s"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_commands_and_two_workers_stay_within_the_api_budget(redis_conn):
+    world = World(matches=4, llm_models=0, fixed_models=1, api_limit=3, api_window=2, workers=2)
+    result = rate_limit.run(world, out=_quiet)
+    assert result["exit_codes"] == [0, 0]
+    assert result["max_in_window"] <= world.api_limit
+    assert result["rejected"] == 0
+    assert result["api_requests"] == world.api_requests
