@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -203,10 +203,16 @@ def _enqueue(run: BackfillRun, items: list[BackfillItem]) -> None:
                 status=BackfillItem.Status.IN_FLIGHT, stage=next(s for s in Stage.ORDER if s in outcome.job_ids)
             )
             if outcome.missing:
+                # The reused chain may already have closed the item: it did not do everything asked.
                 BackfillItem.objects.filter(pk=item.pk).update(
                     error=f"an earlier chain in flight does not run {', '.join(outcome.missing)}; "
-                    "run the backfill again once it has finished"
+                    "run the backfill again once it has finished",
+                    status=Case(
+                        When(status=BackfillItem.Status.SUCCEEDED, then=Value(BackfillItem.Status.FAILED)),
+                        default=F("status"),
+                    ),
                 )
+        _finalize([run.pk])
     except Exception as exc:
         BackfillItem.objects.filter(run=run, job_ids={}).update(
             status=BackfillItem.Status.FAILED, error=f"not enqueued: {exc.__class__.__name__}: {exc}"
