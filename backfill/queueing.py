@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry, Worker
-from rq.job import Job, JobStatus
+from rq.job import Dependency, Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.results import Result
 from rq.timeouts import TimerDeathPenalty
@@ -128,7 +128,9 @@ def _enqueue_stages(queue: Queue, match_id: int, stages: Sequence[str], parent: 
             args=(match_id,),
             kwargs=kwargs,
             job_id=job_id(stage, match_id),
-            depends_on=parent,
+            # A finished stage's next stage goes to the front of the queue, so predictions start with the
+            # first analysis instead of after every analysis of the run.
+            depends_on=Dependency(jobs=[parent], enqueue_at_front=True) if parent is not None else None,
             retry=retry_policy(stage),
             job_timeout=settings.BACKFILL_TIMEOUTS[stage],
             result_ttl=RESULT_TTL,
