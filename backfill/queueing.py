@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import django_rq
 from django.conf import settings
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry, Worker
@@ -59,8 +60,6 @@ def redis_enabled() -> bool:
 
 
 def get_queue() -> Queue:
-    import django_rq
-
     return django_rq.get_queue(QUEUE_NAME)
 
 
