@@ -29,10 +29,12 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tests.fakes.server import BackgroundServer
 
 DEFAULT_KEY = "fake-api-football-key"
 
@@ -310,7 +312,7 @@ _H2H_PARAMS = frozenset(
 )
 
 
-class FakeApiFootball:
+class FakeApiFootball(BackgroundServer):
     """The fake server; ``with FakeApiFootball(fixtures=...) as fake: fake.base_url``."""
 
     def __init__(
@@ -347,42 +349,14 @@ class FakeApiFootball:
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._log: list[LoggedRequest] = []
         self._minute: deque[float] = deque()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.set_fixtures(fixtures)
 
     # --- lifecycle --------------------------------------------------------------
 
-    def start(self) -> FakeApiFootball:
-        fake = self
+    thread_name = "fake-api-football"
 
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        # A short poll interval keeps stop() quick.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-api-football", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeApiFootball:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[_Handler]:
+        return type("Handler", (_Handler,), {"owner": self})
 
     @property
     def base_url(self) -> str:

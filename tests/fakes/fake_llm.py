@@ -21,8 +21,10 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
+
+from tests.fakes.server import BackgroundServer
 
 OverCapacity = Literal["reject", "wait"]
 
@@ -130,7 +132,7 @@ class _ModelState:
     peak: int = 0
 
 
-class FakeLLMServer:
+class FakeLLMServer(BackgroundServer):
     """Scripted OpenAI-compatible server; thread-safe, one instance per test."""
 
     def __init__(
@@ -154,8 +156,6 @@ class FakeLLMServer:
         self._log: list[LoggedRequest] = []
         self._lock = threading.Condition()
         self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- scripting -------------------------------------------------------------------
 
@@ -204,34 +204,21 @@ class FakeLLMServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
+    thread_name = "fake-llm"
+
+    def handler_class(self) -> type["_Handler"]:
+        return type("Handler", (_Handler,), {"fake": self})
+
     def start(self) -> "FakeLLMServer":
-        handler = type("Handler", (_Handler,), {"fake": self})
         self._stopping.clear()
-        self._httpd = _Server((self.host, self.port), handler)
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-llm", daemon=True
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
+        # Wake requests sleeping through their latency so shutdown does not wait for them.
         self._stopping.set()
         with self._lock:
             self._lock.notify_all()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> "FakeLLMServer":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        super().stop()
 
     # --- serving ---------------------------------------------------------------------
 
@@ -304,12 +291,6 @@ def _completion(model: str, content: str, prompt: str) -> dict:
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Benchmarks open many connections at once; the default backlog of 5 would refuse some.
-    request_queue_size = 256
 
 
 class _Handler(BaseHTTPRequestHandler):
