@@ -176,7 +176,10 @@ def start_backfill(plan: BackfillPlan, triggered_by: str, *, user=None) -> Backf
             for gap in plan.gaps
             if gap.stages
         )
-    logger.info("backfill run started", extra={"run_id": run.pk, "items": len(items), "by": triggered_by})
+    logger.info(
+        "backfill run started",
+        extra={"run_id": run.pk, "match_ids": [i.match_id for i in items], "by": triggered_by},
+    )
     if not items:
         _finalize([run.pk])
     elif queueing.redis_enabled():
