@@ -822,15 +822,7 @@ def main(argv: list[str] | None = None) -> None:
         minute_limit=args.minute_limit,
         enforce_minute_limit=args.enforce_minute_limit,
     )
-    fake.start()
-    print(f"fake API-Football on {fake.base_url} with {len(fixtures)} fixtures; Ctrl-C stops it", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+    fake.serve_until_interrupted(f"fake API-Football on {{base_url}} with {len(fixtures)} fixtures; Ctrl-C stops it")
 
 
 if __name__ == "__main__":

@@ -349,16 +349,8 @@ def main(argv: Iterable[str] | None = None) -> None:
         host=args.host, port=args.port, api_key=args.api_key, latency=args.latency,
         max_concurrency=args.max_concurrency, over_capacity=args.over_capacity,
     )
-    server.start()
-    print(f"fake LLM serving {server.base_url}/chat/completions (Ctrl-C stops)", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-        print(f"stopped after {server.count()} request(s)")
+    server.serve_until_interrupted("fake LLM serving {base_url}/chat/completions (Ctrl-C stops)")
+    print(f"stopped after {server.count()} request(s)")
 
 
 if __name__ == "__main__":

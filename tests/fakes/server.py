@@ -1,6 +1,7 @@
 """A local HTTP server on 127.0.0.1 in a daemon thread: the lifecycle both fakes share."""
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
@@ -41,6 +42,18 @@ class BackgroundServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def serve_until_interrupted(self, banner: str) -> None:
+        """Standalone use (a demo, a benchmark by hand): serve until Ctrl-C."""
+        self.start()
+        print(banner.format(base_url=self.base_url), flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
 
     def __enter__(self) -> Self:
         return self.start()
