@@ -46,8 +46,15 @@ class DemoRefused(Exception):
 
 
 def foreign_matches(league: str = DEMO_LEAGUE) -> int:
-    """Matches that are not the demo's: real synced fixtures, or data of another league."""
-    return Match.objects.exclude(competition__code=league, external_id__gt=DEMO_EXTERNAL_ID_BASE).count()
+    """Fixtures synced from API-Football (they have a fixture id that is not a demo id).
+
+    Vendored openfootball imports carry no fixture id and are fair game: the demo reloads them.
+    """
+    return (
+        Match.objects.filter(external_id__isnull=False)
+        .exclude(competition__code=league, external_id__gt=DEMO_EXTERNAL_ID_BASE)
+        .count()
+    )
 
 
 def _wipe(code: str) -> None:
@@ -82,8 +89,8 @@ def seed_demo(now: datetime | None = None, league: str = DEMO_LEAGUE, *, force: 
     """Replace any earlier demo of ``league``; refuse on a database holding other matches unless forced."""
     if not force and (foreign := foreign_matches(league)):
         raise DemoRefused(
-            f"the database holds {foreign} match(es) that are not this demo's; seed_demo replaces the "
-            f"{league} data, so run it on a demo database (or pass --force)"
+            f"the database holds {foreign} match(es) synced from API-Football that are not this demo's; "
+            f"seed_demo replaces the {league} data, so run it on a demo database (or pass --force)"
         )
     now = now or timezone.now()
     latest = load_season(league, SEASONS[-1]).matches[-1].kickoff_time
