@@ -11,13 +11,15 @@ failed, stopped or canceled job is deleted and replaced.
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import django_rq
 from django.conf import settings
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry, Worker
+from rq.exceptions import NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.results import Result
 from rq.timeouts import TimerDeathPenalty
 
@@ -44,6 +46,8 @@ DEAD = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 RESULT_TTL = 7 * 86400
 FAILURE_TTL = 7 * 86400
 LOCK_SECONDS = 60
+# A scheduler enqueues due jobs every second; a retry this late has no scheduler to run it.
+OVERDUE_SECONDS = 300
 
 
 def job_id(stage: str, match_id: int) -> str:
@@ -150,6 +154,15 @@ def _delete(jobs: Iterable[Job], conn) -> None:
         conn.delete(Result.get_key(job.id))
 
 
+def _overdue(queue: Queue, job: Job) -> bool:
+    """A scheduled retry long past its time: no worker runs --with-scheduler, so it would never run."""
+    try:
+        due = ScheduledJobRegistry(queue=queue).get_scheduled_time(job)
+    except NoSuchJobError:
+        return True
+    return (datetime.now(UTC) - due).total_seconds() > OVERDUE_SECONDS
+
+
 def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOutcome:
     conn = queue.connection
     ids = chain_job_ids(match_id)
@@ -164,6 +177,10 @@ def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOu
                 continue
             if status == JobStatus.DEFERRED and _orphaned(job, jobs, orphans, conn):
                 logger.warning("replacing orphaned deferred job", extra={"match_id": match_id, "job_id": job.id})
+                orphans.add(job.id)
+                continue
+            if status == JobStatus.SCHEDULED and _overdue(queue, job):
+                logger.warning("replacing a retry no scheduler ran", extra={"match_id": match_id, "job_id": job.id})
                 orphans.add(job.id)
                 continue
             live[stage] = job.id

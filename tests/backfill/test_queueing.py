@@ -131,3 +131,24 @@ def test_cancel_pending_cancels_queued_and_deferred(queue, doubles, no_callbacks
     _burst(queue)
     assert stage_doubles.CALLS == []
     assert queueing.enqueue_chain(queue, 4, ALL).state == "enqueued"
+
+
+def test_a_retry_no_scheduler_ran_is_not_in_flight(queue, doubles, no_callbacks):
+    """Without a worker started --with-scheduler, a scheduled retry never runs; it must not block the match."""
+    from datetime import UTC, datetime, timedelta
+
+    queue.enqueue_at(datetime.now(UTC) - timedelta(minutes=10), "tests.backfill.stage_doubles.ok", 6,
+                     job_id="predict-retro-6")
+    assert Job.fetch("predict-retro-6", connection=queue.connection).get_status() == "scheduled"
+    again = queueing.enqueue_chain(queue, 6, (Stage.PREDICT,))
+    assert again.state == "enqueued"
+    _burst(queue)
+    assert stage_doubles.CALLS == [("ok", 6)]
+
+
+def test_a_retry_waiting_for_its_time_is_in_flight(queue, doubles, no_callbacks):
+    from datetime import UTC, datetime, timedelta
+
+    queue.enqueue_at(datetime.now(UTC) + timedelta(seconds=30), "tests.backfill.stage_doubles.ok", 6,
+                     job_id="predict-retro-6")
+    assert queueing.enqueue_chain(queue, 6, (Stage.PREDICT,)).state == "in_flight"
