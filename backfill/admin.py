@@ -47,7 +47,7 @@ class BackfillMatchAdmin(MatchAdmin):
             except service.BackfillError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return None
-            self.message_user(request, f"Backfill run {run.pk} started for {len(run.items.all())} match(es).")
+            self.message_user(request, f"Backfill run {run.pk} started for {run.items.count()} match(es).")
             return HttpResponseRedirect(reverse("admin:backfill_backfillrun_change", args=[run.pk]))
         context = {
             **self.admin_site.each_context(request),

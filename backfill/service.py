@@ -124,17 +124,16 @@ def plan_backfill(
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise BackfillError(f"no match with id {', '.join(map(str, unknown))}")
+    start, end = window(days, now)
     gaps = find_gaps(days, now=now, match_ids=ids)
     skipped = find_skipped(days, now=now, match_ids=ids)
     if ids is not None:
-        start, end = window(days, now)
         outside = Match.objects.filter(pk__in=ids).exclude(kickoff_time__gte=start, kickoff_time__lte=end)
         skipped += [
             SkippedMatch(m.pk, m.status, m.kickoff_time, f"kickoff outside the {days}-day window (or in the future)")
             for m in outside
         ]
     models = dict(PredictionModel.objects.filter(is_active=True).values_list("pk", "provider"))
-    start, end = window(days, now)
     return BackfillPlan(
         days=days,
         window_start=start,
@@ -232,7 +231,6 @@ def _run_in_process(items: list[BackfillItem]) -> None:
             try:
                 result = import_string(queueing.STAGE_FUNCTIONS[stage])(item.match_id, **kwargs)
             except Exception as exc:
-                logger.warning("stage failed", extra={"match_id": item.match_id, "stage": stage, "error": str(exc)})
                 record_stage_failure(item.match_id, stage, f"{exc.__class__.__name__}: {exc}", run_id=item.run_id)
                 break
             record_stage_success(item.match_id, stage, result, run_id=item.run_id)

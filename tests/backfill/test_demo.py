@@ -73,7 +73,7 @@ def test_seed_demo_refuses_an_unknown_league(in_process):
     assert not Match.objects.exists()
 
 
-def test_seed_demo_accepts_vendored_history_loaded_before(in_process, settings, tmp_path):
+def test_seed_demo_accepts_vendored_history_loaded_before(in_process):
     call_command("load_openfootball", "--league", "en.1", "--season", "2024-25")
     result = seed_demo()
     assert result.matches == 3 * 380 and Match.objects.filter(external_id__isnull=True).count() == 0
