@@ -95,7 +95,7 @@ RQ_QUEUES = {
     "backfill": {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 600},
 }
 # Enqueue calls happen outside transactions and must return the job at once.
-RQ = {"COMMIT_MODE": "auto"}
+RQ = {"COMMIT_MODE": "auto", "WORKER_CLASS": "config.worker.DjangoWorker"}
 RQ_SHOW_ADMIN_LINK = True
 
 # --- Backfill ---------------------------------------------------------------
