@@ -119,10 +119,11 @@ API_FOOTBALL_REQUESTS_PER_MINUTE = env.int("API_FOOTBALL_REQUESTS_PER_MINUTE", d
 API_FOOTBALL_MAX_RETRIES = env.int("API_FOOTBALL_MAX_RETRIES", default=4)
 # The per-minute budget's window in seconds (tests shorten it; the provider counts per minute).
 API_FOOTBALL_RATE_WINDOW_SECONDS = env.int("API_FOOTBALL_RATE_WINDOW_SECONDS", default=60)
-# Retry pauses: base * 2**attempt with jitter, capped; a rateLimit answer waits at least the pause.
+# Retry pauses: base * 2**attempt with jitter, capped; a rateLimit answer waits at least the pause
+# (the provider's minute: another client of the same key may be spending it).
 API_FOOTBALL_BACKOFF_BASE = env.float("API_FOOTBALL_BACKOFF_BASE", default=1.0)
 API_FOOTBALL_BACKOFF_CAP = env.float("API_FOOTBALL_BACKOFF_CAP", default=60.0)
-API_FOOTBALL_RATE_LIMIT_PAUSE = env.float("API_FOOTBALL_RATE_LIMIT_PAUSE", default=10.0)
+API_FOOTBALL_RATE_LIMIT_PAUSE = env.float("API_FOOTBALL_RATE_LIMIT_PAUSE", default=60.0)
 
 # --- Prediction providers -----------------------------------------------------
 # Base URLs of OpenAI-compatible providers; lineup entries name one of these

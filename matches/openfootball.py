@@ -47,7 +47,7 @@ def parse_season_label(label: str) -> str:
     """Accept 2024-25, 2024/25 or 2024 and return the folder name 2024-25."""
     text = label.strip().replace("/", "-")
     start = text.split("-")[0]
-    if not (start.isdigit() and len(start) == 4):
+    if not (start.isascii() and start.isdigit() and len(start) == 4):
         raise ValueError(f"season must look like 2024-25 or 2024, got {label!r}")
     return f"{start}-{(int(start) + 1) % 100:02d}"
 

@@ -15,8 +15,11 @@ import time
 from collections.abc import Callable
 
 from limits import RateLimitItemPerSecond
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
+
+from matches.api_football.errors import BudgetUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +32,8 @@ def _storage(redis_url: str | None) -> Storage:
     key = redis_url or "memory://"
     with _storages_lock:
         if key not in _storages:
-            _storages[key] = RedisStorage(redis_url) if redis_url else MemoryStorage()
+            # Wrapped, so a Redis outage surfaces as one StorageError whatever the driver raised.
+            _storages[key] = RedisStorage(redis_url, wrap_exceptions=True) if redis_url else MemoryStorage()
         return _storages[key]
 
 
@@ -64,8 +68,8 @@ class RequestBudget:
     def acquire(self) -> float:
         """Take one slot, waiting as long as needed; return the seconds waited."""
         waited = 0.0
-        while not self._limiter.hit(self._item, self.name):
-            stats = self._limiter.get_window_stats(self._item, self.name)
+        while not self._hit():
+            stats = self._stats()
             # Wake when the oldest request leaves the window; another process may take the slot first.
             pause = min(max(stats.reset_time - time.time(), 0.01), float(self.window_seconds))
             if waited == 0.0:
@@ -75,4 +79,22 @@ class RequestBudget:
         return waited
 
     def remaining(self) -> int:
-        return self._limiter.get_window_stats(self._item, self.name).remaining
+        return self._stats().remaining
+
+    def _hit(self) -> bool:
+        try:
+            return self._limiter.hit(self._item, self.name)
+        except StorageError as exc:
+            raise self._unavailable(exc) from None
+
+    def _stats(self):
+        try:
+            return self._limiter.get_window_stats(self._item, self.name)
+        except StorageError as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: StorageError) -> BudgetUnavailable:
+        return BudgetUnavailable(
+            f"the shared request budget {self.name!r} in Redis (REDIS_URL) is unreachable, so no request was sent: "
+            f"{type(exc.storage_error).__name__}: {exc.storage_error}"
+        )

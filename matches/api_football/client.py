@@ -115,12 +115,13 @@ def _guess_category(message: str) -> str:
     text = message.lower()
     if "application key" in text or "token" in text:
         return "token"
-    if "subscription" in text:
-        return "subscription"
     if "request limit for the day" in text or "daily" in text:
         return "requests"
+    # Before "subscription": the newer per-minute wording ends "... per minute of your subscription."
     if "too many requests" in text or "rate limit" in text or "per minute" in text:
         return "rateLimit"
+    if "subscription" in text:
+        return "subscription"
     if "plan" in text:
         return "plan"
     return ""
@@ -168,7 +169,7 @@ class ApiFootballClient:
         max_retries: int = 4,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
-        rate_limit_pause: float = 10.0,
+        rate_limit_pause: float = 60.0,
         redis_url: str | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -211,7 +212,7 @@ class ApiFootballClient:
             "max_retries": settings.API_FOOTBALL_MAX_RETRIES,
             "backoff_base": getattr(settings, "API_FOOTBALL_BACKOFF_BASE", 1.0),
             "backoff_cap": getattr(settings, "API_FOOTBALL_BACKOFF_CAP", 60.0),
-            "rate_limit_pause": getattr(settings, "API_FOOTBALL_RATE_LIMIT_PAUSE", 10.0),
+            "rate_limit_pause": getattr(settings, "API_FOOTBALL_RATE_LIMIT_PAUSE", 60.0),
             "redis_url": settings.REDIS_URL or None,
         }
         kwargs.update(overrides)

@@ -88,12 +88,17 @@ class MalformedResponse(ApiFootballError):
     """A body that is not JSON or not the envelope, or a field we cannot read."""
 
 
+class BudgetUnavailable(ApiFootballError):
+    """The shared per-minute budget (in Redis) cannot be read: nothing was sent, so the budget still holds."""
+
+
 __all__ = [
     "ApiConnectionError",
     "ApiFootballError",
     "ApiTimeout",
     "AuthError",
     "BadRequest",
+    "BudgetUnavailable",
     "DailyQuotaExhausted",
     "MalformedResponse",
     "MissingApiKey",

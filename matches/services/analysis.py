@@ -167,11 +167,17 @@ def _fetch_api_rows(match: Match) -> list[dict]:
     return rows
 
 
-def _facts_from_api(rows: list[dict], kickoff: datetime) -> list[MatchFact]:
-    """Finished rows strictly before kickoff (the bounds are by day; this is by the second)."""
+def _facts_from_api(rows: list[dict], kickoff: datetime, *, own_fixture_id: int | None = None) -> list[MatchFact]:
+    """Finished rows strictly before kickoff (the bounds are by day; this is by the second).
+
+    The match's own fixture never counts, whatever date the API gives it: if our stored kickoff is
+    stale (the match was brought forward), its own result would otherwise pass as an earlier fact.
+    """
     played = []
     for row in rows:
         fixture, goals = row["fixture"], row["goals"]
+        if fixture["id"] == own_fixture_id:
+            continue
         if fixture["status"]["short"] not in API_FINISHED or goals["home"] is None or goals["away"] is None:
             continue
         when = datetime.fromtimestamp(fixture["timestamp"], tz=UTC)
@@ -386,7 +392,7 @@ def build_analysis(match: Match) -> MatchAnalysis:
     for fact in _facts_from_db(match, scope):
         facts.add(fact)
     if _needs_api(match, facts, scope):
-        for fact in _facts_from_api(_fetch_api_rows(match), kickoff):
+        for fact in _facts_from_api(_fetch_api_rows(match), kickoff, own_fixture_id=match.external_id):
             facts.add(fact)
     data = _compose(match, facts, scope)
     assert_payload_before_kickoff(data, kickoff)

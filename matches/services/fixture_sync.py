@@ -147,10 +147,11 @@ def _upsert_competitions(fixtures: Iterable[ParsedFixture], result: SyncResult) 
 
 
 def _upsert_teams(fixtures: Iterable[ParsedFixture], result: SyncResult) -> dict[int, int]:
+    # An empty name from the API is no name: it never renames a team we know.
     names: dict[int, str] = {}
     for f in fixtures:
         for team in (f.home_team, f.away_team):
-            names[team.external_id] = team.name or names.get(team.external_id) or f"Team {team.external_id}"
+            names[team.external_id] = team.name or names.get(team.external_id, "")
     existing = {t.external_id: t for t in Team.objects.select_for_update().filter(external_id__in=names)}
     renamed = []
     for external_id, team in existing.items():
@@ -158,7 +159,7 @@ def _upsert_teams(fixtures: Iterable[ParsedFixture], result: SyncResult) -> dict
             team.name = names[external_id]
             renamed.append(team)
     Team.objects.bulk_update(renamed, ["name"])
-    new = [Team(external_id=i, name=name) for i, name in names.items() if i not in existing]
+    new = [Team(external_id=i, name=name or f"Team {i}") for i, name in names.items() if i not in existing]
     # ignore_conflicts: a concurrent sync may insert the same team; it is re-read below either way.
     Team.objects.bulk_create(new, ignore_conflicts=True)
     result.teams_created, result.teams_updated = len(new), len(renamed)

@@ -106,3 +106,23 @@ def test_api_rows_not_over_before_kickoff_are_dropped_even_if_the_api_returns_th
         _ft(13, KICKOFF - timedelta(days=1), ARS, MUN, (0, 0), status="AWD"),
     ]
     assert [f.external_id for f in _facts_from_api(rows, KICKOFF)] == [10]
+
+
+def test_the_matchs_own_fixture_never_counts_even_dated_before_our_stored_kickoff(fake):
+    """Our kickoff is stale (the match was brought forward 3 days and already played): the API dates
+    the match's own result before the kickoff we hold, yet it must not enter its own analysis."""
+    competition = CompetitionFactory(external_id=39, season=2024, name="Premier League")
+    stale = MatchFactory(
+        external_id=5, competition=competition,
+        home_team=TeamFactory(external_id=LIV[0], name="Liverpool"),
+        away_team=TeamFactory(external_id=MUN[0], name="Manchester United"),
+        kickoff_time=KICKOFF + timedelta(days=3),
+    )
+
+    analysis = build_analysis(stale)
+
+    assert 5 not in {f.external_id for f in _facts_from_api(_dataset(), stale.kickoff_time, own_fixture_id=5)}
+    # Fixtures 1, 2 and 4 (season and head-to-head); not 5, which the API dates at the real kickoff.
+    assert analysis.data["sources"] == {"db": 0, "api": 3}
+    form_dates = {entry["date"] for side in ("home", "away") for entry in analysis.data["form"][side]}
+    assert KICKOFF.isoformat() not in form_dates

@@ -191,6 +191,17 @@ def test_errors_as_a_list_of_strings_are_classified_by_message(make_client, fake
     assert fake.request_count() == 1
 
 
+@pytest.mark.parametrize("message", [
+    "Too many requests. Your rate limit is 10 requests per minute.",
+    "Too many requests. You have exceeded the limit of requests per minute of your subscription.",
+])
+def test_a_rate_limit_message_in_a_list_is_retried_even_when_it_mentions_the_subscription(make_client, fake, message):
+    fake.inject("fixtures", Fault.errors_as_list([message]))
+
+    assert len(make_client().fixtures(league=39, season=2024)) == 12
+    assert fake.request_count() == 2
+
+
 def test_errors_as_a_list_with_a_bug_object_are_a_provider_bug(make_client, fake):
     fake.inject("fixtures", Fault.errors_as_list([{"time": "2026-01-01T00:00:00+00:00", "bug": "on our side"}]))
 
@@ -347,3 +358,28 @@ def test_fixture_dates_stay_utc_through_the_timezone_parameter(make_client):
 
     assert item["fixture"]["date"] == "2024-08-17T21:00:00+02:00"
     assert item["fixture"]["timestamp"] == int(kickoff.timestamp())
+
+
+# --- backoff ------------------------------------------------------------------------------------
+
+
+def test_backoff_doubles_per_attempt_with_equal_jitter_and_stops_at_the_cap():
+    client = ApiFootballClient(base_url="http://127.0.0.1:9", api_key="k", backoff_base=1.0, backoff_cap=8.0,
+                               rate_limit_pause=0.0)
+    transient = ServerError("boom")
+    for attempt, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (6, 8.0)]:
+        delays = [client._backoff(attempt, transient) for _ in range(300)]
+        # Equal jitter: half the ceiling fixed, half random, so retries of many workers spread out.
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), (attempt, min(delays), max(delays))
+        assert max(delays) - min(delays) > ceiling / 4, "no jitter"
+    client.close()
+
+
+def test_a_per_minute_limit_waits_at_least_the_pause_or_the_retry_after_within_the_cap():
+    client = ApiFootballClient(base_url="http://127.0.0.1:9", api_key="k", backoff_base=1.0, backoff_cap=60.0,
+                               rate_limit_pause=30.0)
+    assert 30.0 <= client._backoff(0, RateLimited("slow down")) <= 60.0
+    assert client._backoff(0, RateLimited("slow down", retry_after=45.0)) >= 45.0
+    assert client._backoff(0, RateLimited("slow down", retry_after=600.0)) == 60.0
+    assert client._backoff(0, ServerError("boom")) <= 1.0
+    client.close()

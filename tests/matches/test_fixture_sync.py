@@ -1,6 +1,7 @@
 """sync_fixtures against the fake API-Football over real HTTP, on real PostgreSQL."""
 
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -79,6 +80,19 @@ def test_a_changed_fixture_is_updated_and_counted(fake):
     assert "0 created, 1 updated, 11 unchanged" in output
     match = Match.objects.get(external_id=1_100_011)
     assert (match.status, match.status_code) == ("postponed", "PST")
+
+
+def test_an_empty_team_name_from_the_api_never_renames_a_known_team(fake):
+    run("--league", "39", "--season", "2024")
+    fixture = fake.fixture(1_100_011)
+    home_id = fixture["teams"]["home"]["id"]
+    known_name = Team.objects.get(external_id=home_id).name
+    fixture["teams"]["home"]["name"] = ""
+    fake.upsert_fixture(fixture)
+
+    run("--league", "39", "--season", "2024")
+
+    assert Team.objects.get(external_id=home_id).name == known_name
 
 
 def test_the_full_time_score_is_goals_including_extra_time_not_the_shoot_out(fake):
@@ -179,6 +193,8 @@ def test_queries_do_not_grow_with_the_number_of_fixtures(fake, django_assert_max
         (["--league", "39", "--season", "24"], "4-digit"),
         (["--league", "39", "--season", "twenty"], "4-digit"),
         (["--league", "x", "--season", "2024"], "league id"),
+        (["--league", "\u00b2", "--season", "2024"], "league id"),  # "²": isdigit() but not a number
+        (["--league", "39", "--season", "\u00b2\u00b2\u00b2\u00b2"], "4-digit"),
         (["--league", "39", "--season", "2024", "--from", "2024-13-01", "--to", "2024-12-31"], "not a date"),
         (["--league", "39", "--season", "2024", "--from", "2024-09-01", "--to", "2024-08-01"], "after"),
         (["--league", "39", "--season", "2024", "--from", "2024-09-01"], "go together"),
@@ -206,6 +222,17 @@ def test_an_api_error_fails_the_command_and_changes_nothing(fake):
     with pytest.raises(CommandError, match="PlanError"):
         run("--league", "39", "--season", "2024")
     assert not Match.objects.exists() and not Team.objects.exists()
+
+
+def test_an_unreachable_redis_budget_fails_the_command_clearly_and_sends_nothing(fake, settings):
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        settings.REDIS_URL = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+
+    with pytest.raises(CommandError, match=r"BudgetUnavailable.*in Redis \(REDIS_URL\) is unreachable"):
+        run("--league", "39", "--season", "2024")
+    assert fake.request_count() == 0
+    assert not Match.objects.exists()
 
 
 def test_the_command_exits_non_zero_on_failure(fake):

@@ -72,6 +72,8 @@ def test_unknown_league_or_season_is_a_value_error():
         import_season("xx.9", "2024-25")
     with pytest.raises(ValueError, match="no vendored data"):
         import_season("en.1", "2019-20")
+    with pytest.raises(ValueError, match="must look like 2024-25"):
+        import_season("en.1", "\u00b2\u00b2\u00b2\u00b2-25")  # isdigit() but not a year
 
 
 def test_command_loads_then_reports_nothing_to_do(capsys):

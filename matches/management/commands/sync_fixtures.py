@@ -31,9 +31,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         league_text, season_text = str(options["league"]).strip(), str(options["season"]).strip()
-        if not league_text.isdigit() or int(league_text) < 1:
+        # isascii(): str.isdigit() also accepts "²", which int() refuses.
+        if not (league_text.isascii() and league_text.isdigit()) or int(league_text) < 1:
             raise CommandError(f"--league {league_text!r} is not an API-Football league id (a positive integer)")
-        if not (len(season_text) == 4 and season_text.isdigit() and 1900 <= int(season_text) <= 2100):
+        if not (len(season_text) == 4 and season_text.isascii() and season_text.isdigit()
+                and 1900 <= int(season_text) <= 2100):
             raise CommandError(f"--season {season_text!r} is not a 4-digit start year, e.g. 2024 for 2024-25")
         date_from, date_to = _date(options["date_from"], "--from"), _date(options["date_to"], "--to")
         if (date_from is None) != (date_to is None):
