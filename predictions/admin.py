@@ -23,8 +23,15 @@ class PredictionModelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-enable selected models (reset their circuit breaker)", permissions=["change"])
     def reenable(self, request, queryset):
-        count = reenable_models(queryset)
+        count, refused = reenable_models(queryset)
         self.message_user(request, f"Re-enabled {count} model(s).", messages.SUCCESS)
+        for model in refused:
+            self.message_user(
+                request,
+                f"{model.slug} not re-enabled: sync_models switched it off ({model.inactive_reason}). "
+                "Fix the environment or predictions/lineup.toml, then run sync_models.",
+                messages.WARNING,
+            )
 
 
 @admin.register(Prediction)

@@ -222,9 +222,19 @@ def parse_score(text: str) -> tuple[int, int]:
     return scores.pop()
 
 
+def _object_without_repeated_scores(pairs: list[tuple[str, Any]]) -> dict:
+    """json.loads keeps the last of repeated keys; {"home": 2, "away": 1, "home": 3} is no answer."""
+    obj: dict = {}
+    for key, value in pairs:
+        if key in obj and key in ("home", "away"):
+            raise PredictionFailed(f"JSON object repeats {key!r}: {json.dumps(obj[key])} and {json.dumps(value)}")
+        obj[key] = value
+    return obj
+
+
 def _json_objects(text: str) -> list[dict]:
     """Every top-level JSON object embedded in free text, in order."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_pairs_hook=_object_without_repeated_scores)
     found: list[dict] = []
     position = text.find("{")
     while position != -1:

@@ -6,14 +6,14 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from matches.models import Match, MatchAnalysis
 from predictions.models import Prediction, PredictionModel
 from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip
-from predictions.services.health import record_failures, record_successes
+from predictions.services.health import record_outcomes
 
 logger = logging.getLogger(__name__)
 
@@ -195,10 +195,9 @@ def generate_predictions(
             failures[model.pk] = answer
             result.outcomes[model.pk] = ModelOutcome(model.slug, "failed", answer)
 
-    with transaction.atomic():
-        created = _insert_ignoring_conflicts(rows)
-        record_successes(p.model_id for p in rows)
-        tripped = record_failures(failures)
+    # Saved first and on their own: a failed health write never takes the predictions with it.
+    created = _insert_ignoring_conflicts(rows)
+    tripped = record_outcomes([p.model_id for p in rows], failures)
     by_id = {m.pk: m for m in missing}
     for p in rows:
         outcome = "created" if p.model_id in created else "skipped"

@@ -6,10 +6,30 @@ Bulk updates keep predict_match's query count constant in the number of models.
 from collections.abc import Iterable, Mapping
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
 from predictions.models import PredictionModel
+from predictions.services.lineup import switched_off_by_sync
+
+
+def record_outcomes(successes: Iterable[int], failures: Mapping[int, str]) -> set[int]:
+    """One job's health writes, in a transaction of their own; returns the ids whose breaker tripped.
+
+    Concurrent predict jobs touch overlapping model rows in different roles (a success here, a
+    failure there): locking them all first, in pk order, is what keeps two jobs from deadlocking.
+    FOR NO KEY UPDATE, because the jobs' prediction inserts hold KEY SHARE locks on the same rows.
+    """
+    successes = list(successes)
+    ids = sorted(set(successes) | set(failures))
+    if not ids:
+        return set()
+    with transaction.atomic():
+        list(PredictionModel.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+             .values_list("pk", flat=True))
+        record_successes(successes)
+        return record_failures(failures)
 
 
 def record_successes(model_ids: Iterable[int]) -> None:
@@ -49,7 +69,15 @@ def _breaker_reason(threshold: int, last_error: str) -> str:
     return f"circuit breaker: {threshold} consecutive failures; last: {last_error[:300]}"
 
 
-def reenable_models(queryset: QuerySet[PredictionModel]) -> int:
-    return queryset.update(
+def reenable_models(queryset: QuerySet[PredictionModel]) -> tuple[int, list[PredictionModel]]:
+    """Reset the breaker of the selected models; returns (re-enabled, refused).
+
+    A model that sync_models switched off (no API key, disabled or removed in the lineup file)
+    is refused: switched on here it would raise the gap threshold and fail every match until
+    the next sync switched it off again. Its fix is the environment or the lineup file.
+    """
+    refused = [m for m in queryset if not m.is_active and switched_off_by_sync(m)]
+    count = queryset.exclude(pk__in=[m.pk for m in refused]).update(
         is_active=True, consecutive_failures=0, disabled_at=None, inactive_reason="", updated_at=timezone.now()
     )
+    return count, refused

@@ -257,7 +257,7 @@ def sync_lineup(path: Path | str | None = None) -> SyncResult:
 
 def _apply_state(row: PredictionModel, is_active: bool, reason: str, result: SyncResult) -> list[str]:
     """Set the wanted activity unless someone else switched the row off; returns the changed fields."""
-    if not row.is_active and not _sync_owned(row):
+    if not row.is_active and not switched_off_by_sync(row):
         return []
     if (row.is_active, row.inactive_reason) == (is_active, reason):
         return []
@@ -272,6 +272,6 @@ def _apply_state(row: PredictionModel, is_active: bool, reason: str, result: Syn
     return changed
 
 
-def _sync_owned(row: PredictionModel) -> bool:
+def switched_off_by_sync(row: PredictionModel) -> bool:
     """An inactive row the sync switched off (and may switch back on)."""
     return row.disabled_at is None and row.inactive_reason.startswith(_SYNC_REASON_PREFIXES)

@@ -74,6 +74,11 @@ def settle_match(match_id: int) -> SettlementResult:
         if match.status in (Match.Status.CANCELLED, Match.Status.POSTPONED):
             changed = [p for p in predictions if _apply(p, Prediction.Status.VOID, NO_POINTS, now)]
             Prediction.objects.bulk_update(changed, _POINT_FIELDS)
+            # Quotas of a match that was scored before it was called off describe nothing any more.
+            if (match.quota_home, match.quota_draw, match.quota_away) != (None, None, None) or match.settled_at is None:
+                match.quota_home = match.quota_draw = match.quota_away = None
+                match.settled_at = now
+                match.save(update_fields=["quota_home", "quota_draw", "quota_away", "settled_at", "updated_at"])
             logger.info("voided predictions", extra={"match_id": match_id, "changed": len(changed)})
             return SettlementResult(
                 match_id, "voided", len(predictions), len(changed), detail=f"match is {match.status}"

@@ -37,3 +37,24 @@ def test_prediction_list_links_to_the_analysis_it_was_made_from(admin_client):
     PredictionFactory(match=analysis.match, analysis=analysis, predicted_home=3, predicted_away=1)
     html = admin_client.get(reverse("admin:predictions_prediction_changelist")).content.decode()
     assert reverse("admin:matches_matchanalysis_change", args=[analysis.pk]) in html and "3-1" in html
+
+
+def test_re_enable_refuses_a_model_that_sync_switched_off_and_says_why(admin_client):
+    """Its key is missing: switched on, it would raise the gap threshold and fail every match."""
+    keyless = PredictionModelFactory(slug="keyless-llm", is_active=False,
+                                     inactive_reason="API key not configured: set TOGETHER_API_KEY")
+    tripped = PredictionModelFactory(slug="flaky-llm", is_active=False, disabled_at=timezone.now(),
+                                     inactive_reason="circuit breaker: 5 consecutive failures")
+
+    response = admin_client.post(
+        reverse("admin:predictions_predictionmodel_changelist"),
+        {"action": "reenable", "_selected_action": [keyless.pk, tripped.pk]}, follow=True,
+    )
+
+    keyless.refresh_from_db()
+    tripped.refresh_from_db()
+    assert not keyless.is_active and keyless.inactive_reason.startswith("API key not configured")
+    assert tripped.is_active
+    shown = [str(m) for m in response.context["messages"]]
+    assert "Re-enabled 1 model(s)." in shown
+    assert any(m.startswith("keyless-llm not re-enabled: sync_models switched it off") for m in shown)

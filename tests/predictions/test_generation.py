@@ -92,6 +92,21 @@ def test_circuit_breaker_disables_a_model_after_repeated_failures(settings):
     assert result.disabled == [bad.slug]
 
 
+def test_local_models_on_a_league_with_no_history_yet_predict_and_never_trip_the_breaker(settings):
+    """The first matchday of a newly synced league (or a cup): the real statistical models tip from
+    the league prior, so the breaker never switches them off for everyone."""
+    settings.MODEL_FAILURE_THRESHOLD = 2
+    models = [PredictionModelFactory(provider=provider, config={})
+              for provider in (PredictionModel.Provider.DIXON_COLES, PredictionModel.Provider.ELO)]
+    for _ in range(3):
+        result = generate_predictions(_analysed_match().pk)  # the factory's analysis: {"history": []}
+        assert sorted(result.ids_with("created")) == sorted(m.pk for m in models) and result.failed == 0
+    for model in models:
+        model.refresh_from_db()
+        assert model.is_active and model.consecutive_failures == 0
+    assert Prediction.objects.count() == 6
+
+
 def test_success_resets_the_failure_count():
     model = PredictionModelFactory(consecutive_failures=3, last_error="old")
     generate_predictions(_analysed_match().pk, predictor_factory=ScriptedPredictor)

@@ -125,6 +125,7 @@ def test_float_reply_fails(server):
         ('{"home": 2}', "lacks 'away'"),
         ('{"score": "2-1"}', "lacks 'home' and 'away'"),
         ('First {"home": 1, "away": 0}, or rather {"home": 2, "away": 2}', "conflicting scores"),
+        ('{"home": 2, "away": 1, "home": 3}', "repeats 'home': 2 and 3"),
         ("[2, 1]", "no JSON object"),
         ("", "empty reply"),
     ],

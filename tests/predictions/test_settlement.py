@@ -73,6 +73,13 @@ def test_cancelled_match_voids_predictions_with_zero_points():
     tip.refresh_from_db()
     assert result.outcome == "voided"
     assert (tip.status, tip.total_points, tip.tendency_points) == ("void", 0, 0)
+    match.refresh_from_db()
+    assert (match.quota_home, match.quota_draw, match.quota_away) == (None, None, None)  # the old 6/6/... gone
+    assert match.settled_at is not None
+    settled_at = match.settled_at
+    assert settle_match(match.pk).changed == 0
+    match.refresh_from_db()
+    assert match.settled_at == settled_at
 
 
 def test_no_predictions_is_a_no_op_that_says_so():

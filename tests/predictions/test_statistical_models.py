@@ -198,9 +198,20 @@ def test_predictor_refuses_history_dated_at_or_after_kickoff():
 
 
 @pytest.mark.parametrize("predictor", [DixonColesPredictor(), EloPredictor()])
-def test_models_with_too_little_history_fail_with_the_reason(predictor):
-    with pytest.raises(PredictionFailed, match="needs at least 20 finished league matches"):
-        predictor.predict(_context([], START))
+def test_with_too_little_history_the_models_tip_from_the_league_prior_instead_of_failing(predictor):
+    """A new season or a cup has no 20 league matches yet: a refusal would trip the circuit breaker."""
+    empty = predictor.predict(_context([], START))
+    assert empty.detail["basis"] == "league_prior"
+    assert empty.detail["history_matches"] == 0
+    assert empty.detail["expected_goals"] == [1.55, 1.25]
+    assert empty.home > empty.away  # the prior's home edge
+
+    # Ten away-dominated matches pull the rates towards the league's own (shrunk, not replaced).
+    away_wins = [Result(START - timedelta(days=10 - i), 1 + i % 2, 2 - i % 2, 0, 3) for i in range(10)]
+    thin = predictor.predict(_context(_history_rows(away_wins), START))
+    assert thin.detail["basis"] == "league_prior"
+    assert thin.detail["expected_goals"] == [round(15.5 / 20, 3), round(42.5 / 20, 3)]
+    assert thin.away > thin.home
 
 
 def test_missing_history_key_is_a_clear_failure():

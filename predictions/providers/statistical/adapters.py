@@ -21,6 +21,19 @@ from predictions.providers.statistical.tipping import QUOTA_ESTIMATES, best_tip,
 
 TIP_STRATEGIES = ("expected_points", "most_likely")
 DEFAULT_MIN_MATCHES = 20
+# Below min_matches a fit is noise: the model tips from the league's goal rates instead, shrunk
+# towards a typical top flight's (home, away) goals per match with the weight of PRIOR_WEIGHT matches.
+# Refusing would count as a model failure and trip the circuit breaker on every new season or cup.
+PRIOR_GOALS = (1.55, 1.25)
+PRIOR_WEIGHT = 10
+
+
+def league_prior(results: list[Result]) -> tuple[float, float]:
+    """Expected (home, away) goals from the league's results alone, shrunk towards PRIOR_GOALS."""
+    n = len(results)
+    home = (sum(r.home_goals for r in results) + PRIOR_WEIGHT * PRIOR_GOALS[0]) / (n + PRIOR_WEIGHT)
+    away = (sum(r.away_goals for r in results) + PRIOR_WEIGHT * PRIOR_GOALS[1]) / (n + PRIOR_WEIGHT)
+    return home, away
 
 
 def _number(config: Mapping, key: str, default: float, *, minimum: float | None = None) -> float:
@@ -96,16 +109,18 @@ class _DistributionPredictor:
     def predict(self, context: MatchContext) -> Tip:
         results = _history(context)
         if len(results) < self.min_matches:
-            raise PredictionFailed(
-                f"{self.provider} needs at least {self.min_matches} finished league matches before kickoff, "
-                f"the analysis has {len(results)}"
-            )
-        model = type(self).fit_function(results, self.params)
-        matrix = model.score_matrix(context.home_team_id, context.away_team_id)
-        expected_home, expected_away = model.expected_goals(context.home_team_id, context.away_team_id)
+            expected_home, expected_away = league_prior(results)
+            matrix = dixon_coles.score_matrix(expected_home, expected_away, 0.0, self.params.max_goals)
+            basis = "league_prior"
+        else:
+            model = type(self).fit_function(results, self.params)
+            matrix = model.score_matrix(context.home_team_id, context.away_team_id)
+            expected_home, expected_away = model.expected_goals(context.home_team_id, context.away_team_id)
+            basis = "fit"
         p_home, p_draw = float(np.tril(matrix, -1).sum()), float(np.trace(matrix))
         detail = {
             "provider": self.provider,
+            "basis": basis,
             "expected_goals": [round(expected_home, 3), round(expected_away, 3)],
             "probabilities": {
                 "home": round(p_home, 4),
