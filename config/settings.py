@@ -169,6 +169,9 @@ LOGGING = {
         "matches": {"handlers": ["console"], "level": LOG_LEVEL},
         "predictions": {"handlers": ["console"], "level": LOG_LEVEL},
         "backfill": {"handlers": ["console"], "level": LOG_LEVEL},
+        # RQ's worker and scheduler lines too, so LOG_FORMAT=json holds for a whole worker's output
+        # (with a handler here, RQ does not install its own plain-text one).
+        "rq": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
 # Base of the exponential backoff between a stage's attempts (seconds).

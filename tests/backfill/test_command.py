@@ -47,6 +47,11 @@ def test_bad_days_exits_non_zero_with_the_message_on_stderr(days):
 @pytest.mark.parametrize(("args", "message"), [
     (["--match", "x"], "--match must be a match id"),
     (["--match", "0"], "--match must be a positive integer"),
+    (["--match", "1_130"], "--match must be a match id"),
+    (["--match", "\u0661\u0661"], "--match must be a match id"),
+    (["--dry-run", "--async"], "--dry-run only prints the plan"),
+    (["--dry-run", "--timeout", "5"], "--dry-run only prints the plan"),
+    (["--async", "--timeout", "5"], "--async returns at once"),
     (["--match", "987654"], "no match with id 987654"),
     (["--timeout", "-3"], "--timeout must be positive"),
     (["--timeout", "soon"], "--timeout must be a number"),
@@ -96,6 +101,28 @@ def test_failed_item_exits_non_zero_and_names_the_match(in_process, lineup, fini
     out = capsys.readouterr().out
     assert f"match {finished_match.pk}" in out and "unreachable-llm" in out
     assert Prediction.objects.filter(match=finished_match).count() == 3
+
+
+def test_async_without_redis_exits_non_zero_when_the_in_process_run_failed(in_process, lineup, finished_match,
+                                                                           report_dir, capsys):
+    """No REDIS_URL: --async has nothing to hand over, the run is over when it returns; a failure
+    must not exit 0."""
+    PredictionModelFactory(
+        slug="unreachable-llm", provider="openai_compatible",
+        config={"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_optional": True, "timeout": 1,
+                "max_retries": 0},
+    )
+    with pytest.raises(CommandError, match=r"ended failed: 1 match\(es\) failed"):
+        call_command("backfill_retroactive", "--async")
+    assert "unreachable-llm" in capsys.readouterr().out
+    assert BackfillRun.objects.get().status == BackfillRun.Status.FAILED
+
+
+def test_two_runs_in_the_same_second_write_two_reports(in_process, lineup, finished_match, report_dir):
+    call_command("backfill_retroactive", "--dry-run")  # no report
+    call_command("backfill_retroactive")
+    call_command("backfill_retroactive")
+    assert len(list(report_dir.glob("backfill-report-*.json"))) == 2
 
 
 def test_async_enqueues_and_returns_the_run_id(lineup, finished_match, rq_queue, report_dir, capsys):

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +19,10 @@ PLAIN_PROGRESS_EVERY = 10.0
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise CommandError(f"--match must be a match id (a positive integer), got {text!r}") from None
+    # Plain ASCII digits, as for --days: int() would also take "1_130" or other scripts' digits.
+    if not re.fullmatch(r"\s*-?[0-9]+\s*", text):
+        raise CommandError(f"--match must be a match id (a positive integer), got {text!r}")
+    value = int(text)
     if value < 1:
         raise CommandError(f"--match must be a positive integer, got {value}")
     return value
@@ -54,6 +55,10 @@ class Command(BaseCommand):
         self.json_mode = options["json"]
         # Human output goes to stderr when stdout carries the JSON summary.
         self.out = self.stderr if self.json_mode else self.stdout
+        if options["dry_run"] and (options["run_async"] or options["timeout"] is not None):
+            raise CommandError("--dry-run only prints the plan: it takes neither --async nor --timeout")
+        if options["run_async"] and options["timeout"] is not None:
+            raise CommandError("--async returns at once: --timeout applies only when the command waits")
         days = None if options["days"] is None else self._days(options["days"])
         match_ids = [_positive_int(m) for m in options["matches"]] if options["matches"] else None
         timeout = self._timeout(options["timeout"])
@@ -82,6 +87,10 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps({"run_id": run.pk, "status": run.status}, indent=2))
             else:
                 self.stdout.write(f"Backfill run {run.pk} started ({run.status}); follow it in the admin.")
+            # Without Redis the jobs ran in-process: the run is over, and its outcome is the exit code.
+            if run.is_finished and run.status != BackfillRun.Status.SUCCEEDED:
+                self._print_summary(summary)
+                raise CommandError(f"run {run.pk} ended {run.status}: {len(summary['errors'])} match(es) failed")
             return
 
         finished = service.wait_for_run(run, timeout=timeout, on_progress=self._progress_printer())
@@ -97,7 +106,7 @@ class Command(BaseCommand):
             raise CommandError(f"{len(summary['errors'])} match(es) failed in run {run.pk}; see the errors above")
 
     def _warn_about_workers(self) -> None:
-        hint = "python manage.py rqworker default backfill --with-scheduler --worker-class config.worker.DjangoWorker"
+        hint = "python manage.py rqworker default backfill --with-scheduler"
         if not queueing.workers_serving():
             self.stderr.write(f"warning: no RQ worker serves the 'backfill' queue; jobs wait until one starts: {hint}")
         elif not queueing.scheduler_running():
@@ -125,7 +134,8 @@ class Command(BaseCommand):
 
     def _report_path(self, raw: str | None) -> Path:
         if raw is None:
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            # Microseconds: two runs started in the same second must not overwrite each other's report.
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
             return settings.BACKFILL_REPORT_DIR / f"backfill-report-{stamp}.json"
         path = Path(raw)
         if path.is_dir():
