@@ -11,7 +11,23 @@ from backfill.selectors import Stage
 logger = logging.getLogger(__name__)
 
 
+class IncompletePredictions(Exception):
+    """Raised from the success callback: RQ then counts the attempt as failed and retries the job
+    with its backoff, and the retry asks only the models still missing."""
+
+
 def stage_succeeded(job: Job, connection, result, *args, **kwargs) -> None:
+    if job.meta["stage"] == Stage.PREDICT and job.retries_left:
+        # predict_match keeps what succeeded and reports the rest; a model that failed (an LLM
+        # outage) deserves the stage's retries before settlement runs over an incomplete set.
+        # The last attempt settles what there is; a later run fills the rest and re-settles.
+        failed = service.failed_models_still_active(result)
+        if failed:
+            service.record_predictions_of_a_retried_attempt(job.meta["match_id"], result)
+            raise IncompletePredictions(
+                f"{len(failed)} model(s) failed, asked again on the next attempt: "
+                + "; ".join(f"{slug}: {reason}" for slug, reason in sorted(failed.items()))
+            )
     service.record_stage_success(job.meta["match_id"], job.meta["stage"], result)
 
 

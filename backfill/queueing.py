@@ -185,8 +185,11 @@ def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOu
                 continue
             live[stage] = job.id
         if live:
-            missing = [s for s in stages if s not in live]
             last = max(live, key=order)
+            # A needed stage this chain already finished, before a stage still in flight, is covered:
+            # the plan was read before it finished (a concurrent run's chain got there first).
+            missing = [s for s in stages if s not in live
+                       and not (order(s) < order(last) and _status(jobs[s]) == JobStatus.FINISHED)]
             if missing and all(order(s) > order(last) for s in missing):
                 # Extend the chain in flight with the later stages it lacks (e.g. settle after new predictions).
                 _delete((jobs[s] for s in missing if jobs[s] is not None), conn)

@@ -248,6 +248,25 @@ def _next_stage(item: BackfillItem, stage: str) -> str:
     return later[0] if later else BackfillItem.Stage.DONE
 
 
+def failed_models_still_active(predict_result: dict | None) -> dict[str, str]:
+    """The models a predict job reported failed that are still active (the breaker has not tripped)."""
+    models = (predict_result or {}).get("models", {})
+    failed = {slug: r.get("reason", "") for slug, r in models.items() if r.get("status") == "failed"}
+    if not failed:
+        return {}
+    active = set(PredictionModel.objects.filter(slug__in=failed, is_active=True).values_list("slug", flat=True))
+    return {slug: reason for slug, reason in failed.items() if slug in active}
+
+
+def record_predictions_of_a_retried_attempt(match_id: int, predict_result: dict | None) -> None:
+    """Count what an attempt created before its job is retried (the next attempt reports only its own)."""
+    created = int((predict_result or {}).get("created", 0))
+    if created:
+        BackfillItem.objects.filter(match_id=match_id, status__in=UNFINISHED).update(
+            predictions_created=F("predictions_created") + created, updated_at=timezone.now()
+        )
+
+
 def record_stage_success(match_id: int, stage: str, result: dict | None, *, run_id: int | None = None) -> None:
     """Called when a stage's job finished (an RQ success callback, or in-process)."""
     result = result or {}
@@ -257,7 +276,8 @@ def record_stage_success(match_id: int, stage: str, result: dict | None, *, run_
             if stage == Stage.ANALYZE:
                 item.analysis_created = bool(result.get("created"))
             elif stage == Stage.PREDICT:
-                item.predictions_created = int(result.get("created", 0))
+                # += : an earlier attempt that is being retried may have created some already.
+                item.predictions_created += int(result.get("created", 0))
                 failed = {slug: r["reason"] for slug, r in result.get("models", {}).items() if r["status"] == "failed"}
                 if failed:
                     item.error = f"{len(failed)} model(s) failed: " + "; ".join(

@@ -79,6 +79,19 @@ def test_finished_chain_is_replaced_and_runs_again(queue, doubles, no_callbacks)
     assert stage_doubles.CALLS == [("ok", 7), ("ok", 7)]
 
 
+def test_stages_a_chain_in_flight_already_finished_count_as_covered(queue, doubles, no_callbacks):
+    """Two runs planned at once: by the time the second enqueues, the first's analysis and predictions
+    are done and its settlement is pending. Nothing is missing; the chain is in flight."""
+    first = queueing.enqueue_chain(queue, 7, ALL)
+    for stage in (Stage.ANALYZE, Stage.PREDICT):
+        Job.fetch(first.job_ids[stage], connection=queue.connection).set_status("finished")
+
+    again = queueing.enqueue_chain(queue, 7, ALL)
+
+    assert (again.state, again.missing) == ("in_flight", ())
+    assert again.job_ids == {Stage.SETTLE: "settle-retro-7"}
+
+
 def test_racing_enqueuers_produce_one_chain(queue, doubles, no_callbacks):
     barrier = threading.Barrier(8)
     outcomes = []

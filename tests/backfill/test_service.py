@@ -7,7 +7,8 @@ from backfill import service
 from backfill.models import BackfillItem, BackfillRun
 from matches.models import Match
 from predictions.models import Prediction
-from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory
+from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory, PredictionModelFactory
+from tests.fakes.fake_llm import FakeLLMServer, good, server_error
 
 pytestmark = pytest.mark.django_db
 
@@ -96,6 +97,51 @@ def test_failed_stage_fails_the_item_with_its_reason_and_cancels_the_rest(lineup
     predict = Job.fetch(f"predict-retro-{match.pk}", connection=rq_queue.connection)
     assert predict.get_status() == "canceled"
     assert not Prediction.objects.exists()
+
+
+def _llm_model(llm: FakeLLMServer, slug: str):
+    return PredictionModelFactory(
+        slug=slug, provider="openai_compatible",
+        config={"model": slug, "base_url": llm.base_url, "api_key_optional": True, "timeout": 5, "max_retries": 0},
+    )
+
+
+def test_a_model_that_failed_is_asked_again_by_the_stage_retry_before_settlement(lineup, rq_queue, burst,
+                                                                                  finished_match):
+    """An LLM outage outlasting the provider's own retries: the predict job keeps the others'
+    predictions, the stage's retry asks only the failed model, and settlement runs once, over all."""
+    with FakeLLMServer(api_key=None) as llm:
+        _llm_model(llm, "flaky-llm")
+        llm.script("flaky-llm", server_error(), server_error(), good(2, 1))
+        run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+        burst()
+
+    assert service.wait_for_run(run, timeout=10)
+    (item,) = run.items.all()
+    assert run.status == BackfillRun.Status.SUCCEEDED
+    assert (item.status, item.predictions_created, item.settled, item.error) == ("succeeded", 4, True, "")
+    assert llm.count("flaky-llm") == 3 and llm.count() == 3  # the fixed models were not asked again
+    assert set(Prediction.objects.filter(match=finished_match).values_list("status", flat=True)) == {"scored"}
+    finished_match.refresh_from_db()
+    assert (finished_match.quota_home, finished_match.quota_draw, finished_match.quota_away) == (2, 6, 6)
+
+
+def test_on_the_last_attempt_what_succeeded_is_settled_and_the_item_names_the_failed_model(
+    lineup, rq_queue, burst, finished_match, settings
+):
+    settings.MODEL_FAILURE_THRESHOLD = 100  # the breaker stays out of it
+    with FakeLLMServer(api_key=None) as llm:
+        _llm_model(llm, "down-llm")
+        llm.configure("down-llm", default=server_error())
+        run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+        burst()
+
+    assert service.wait_for_run(run, timeout=10)
+    (item,) = run.items.all()
+    assert llm.count("down-llm") == 5  # the predict stage's 5 attempts
+    assert (item.status, item.predictions_created, item.settled) == ("failed", 3, True)
+    assert "down-llm" in item.error
+    assert Prediction.objects.filter(match=finished_match, status="scored").count() == 3
 
 
 def test_cancel_run_cancels_queued_jobs(lineup, rq_queue, burst, finished_match):
