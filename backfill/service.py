@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, TextField, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 MIN_DAYS, MAX_DAYS = 1, 365
 # Worst case of the analysis' API top-up: league fixtures and head-to-head.
 API_REQUESTS_PER_ANALYSIS = 2
+RECOVER_EVERY_SECONDS = 15.0
 UNFINISHED = (BackfillItem.Status.QUEUED, BackfillItem.Status.IN_FLIGHT, BackfillItem.Status.RUNNING)
 
 
@@ -233,7 +234,9 @@ def _run_in_process(items: list[BackfillItem]) -> None:
             except Exception as exc:
                 record_stage_failure(item.match_id, stage, f"{exc.__class__.__name__}: {exc}", run_id=item.run_id)
                 break
-            record_stage_success(item.match_id, stage, result, run_id=item.run_id)
+            # Every open item of the match, as the RQ callbacks do: a run whose process was killed
+            # mid-way is closed by the run that completes its matches, not left 'running' for good.
+            record_stage_success(item.match_id, stage, result)
 
 
 def _open_items(match_id: int, run_id: int | None) -> list[BackfillItem]:
@@ -377,7 +380,13 @@ def wait_for_run(
 ) -> bool:
     """Block until every chain of the run finished or failed; False on timeout."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
     while True:
+        if queueing.redis_enabled() and time.monotonic() >= next_recovery:
+            # A job whose worker was killed stays 'started' until someone cleans up after the heartbeat
+            # expires; the workers do it only every few minutes, and with none running, never.
+            queueing.recover_abandoned(queueing.get_queue())
+            next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
         refresh_run(run)
         if on_progress:
             on_progress(run)
@@ -398,6 +407,14 @@ def cancel_run(run: BackfillRun) -> int:
         # Chains reused from another run are that run's to cancel.
         ids = [jid for item in run.items.filter(status__in=UNFINISHED, reused=False) for jid in item.job_ids.values()]
         canceled = queueing.cancel_pending(queueing.get_queue(), ids)
+    # Close every open item now: a job already running finishes, but the run is over, so its callback
+    # must not reopen the item (nothing would ever close it again).
+    run.items.filter(status__in=UNFINISHED).update(
+        status=BackfillItem.Status.CANCELED,
+        error=Case(When(error="", then=Value("canceled (a job already running finishes on its own)")),
+                   default=F("error"), output_field=TextField()),
+        updated_at=timezone.now(),
+    )
     refresh_run(run)
     logger.info("backfill run canceled", extra={"run_id": run.pk, "jobs_canceled": len(canceled)})
     return len(canceled)

@@ -44,6 +44,22 @@ def test_in_process_run_fills_and_settles(in_process, lineup, finished_match):
     assert summary["predictions_created"] == 3 and summary["settlements"] == 1 and summary["errors"] == []
 
 
+def test_an_in_process_run_killed_mid_way_is_closed_by_the_next_run_that_completes_its_matches(
+    in_process, lineup, finished_match
+):
+    """Without Redis the jobs run in the command's process; killed, it leaves its run 'running'."""
+    crashed = BackfillRun.objects.create(triggered_by="killed command", status=BackfillRun.Status.RUNNING)
+    BackfillItem.objects.create(run=crashed, match=finished_match, stages=["predict", "settle"], stage="predict",
+                                status=BackfillItem.Status.RUNNING)
+
+    service.start_backfill(service.plan_backfill(7), triggered_by="next")
+
+    crashed.refresh_from_db()
+    assert crashed.status == BackfillRun.Status.SUCCEEDED and crashed.finished_at is not None
+    assert crashed.items.get().status == BackfillItem.Status.SUCCEEDED
+    assert Prediction.objects.filter(match=finished_match, status="scored").count() == 3
+
+
 def test_second_run_creates_nothing_and_changes_no_points(in_process, lineup, finished_match):
     service.start_backfill(service.plan_backfill(7), triggered_by="test")
     points = list(Prediction.objects.order_by("pk").values_list("total_points", "scored_at"))
@@ -152,6 +168,26 @@ def test_cancel_run_cancels_queued_jobs(lineup, rq_queue, burst, finished_match)
     assert run.status == BackfillRun.Status.CANCELED
     assert run.items.get().status == BackfillItem.Status.CANCELED
     assert not Prediction.objects.exists()
+
+
+def test_a_job_already_running_when_the_run_is_canceled_finishes_without_reopening_its_item(
+    lineup, rq_queue, finished_match
+):
+    from backfill.callbacks import stage_succeeded
+    from predictions.jobs import predict_match
+
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    predict = Job.fetch(f"predict-retro-{finished_match.pk}", connection=rq_queue.connection)
+    predict.set_status("started")  # a worker has it
+
+    assert service.cancel_run(run) == 1  # the settle job; the running predict job is left to finish
+    stage_succeeded(predict, rq_queue.connection, predict_match(finished_match.pk, allow_retroactive=True))
+
+    run.refresh_from_db()
+    item = run.items.get()
+    assert run.status == BackfillRun.Status.CANCELED and run.finished_at is not None
+    assert item.status == BackfillItem.Status.CANCELED and "canceled" in item.error
+    assert Prediction.objects.filter(match=finished_match).count() == 3  # what it made is kept
 
 
 def test_retry_failed_starts_a_new_run_for_what_is_still_missing(in_process, lineup, finished_match):
