@@ -13,7 +13,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 
+import redis
 from limits import RateLimitItemPerSecond
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
@@ -98,3 +101,45 @@ class RequestBudget:
             f"the shared request budget {self.name!r} in Redis (REDIS_URL) is unreachable, so no request was sent: "
             f"{type(exc.storage_error).__name__}: {exc.storage_error}"
         )
+
+
+_exhausted_days: dict[str, date] = {}
+_exhausted_lock = threading.Lock()
+
+
+class ExhaustedDay:
+    """The UTC day on which an account's daily quota ran out, shared like the budget.
+
+    In Redis when ``REDIS_URL`` is set: every RQ job runs in a fresh work horse, and a mark kept
+    in process memory would let each of them send one more refused request. The key expires at
+    the next 00:00 UTC, when the provider resets the quota.
+    """
+
+    def __init__(self, name: str, redis_url: str | None = None) -> None:
+        self.key = f"KICKBENCH:exhausted-day:{name}"
+        self._redis = redis.Redis.from_url(redis_url) if redis_url else None
+
+    def mark(self, day: date) -> None:
+        with _exhausted_lock:
+            _exhausted_days[self.key] = day
+        if self._redis is not None:
+            reset = datetime.combine(day + timedelta(days=1), day_time(0), tzinfo=UTC)
+            self._call(lambda r: r.set(self.key, day.isoformat(), exat=int(reset.timestamp())))
+
+    def is_marked(self, day: date) -> bool:
+        with _exhausted_lock:
+            if _exhausted_days.get(self.key) == day:
+                return True
+        if self._redis is None:
+            return False
+        value = self._call(lambda r: r.get(self.key))
+        return value is not None and value.decode() == day.isoformat()
+
+    def _call(self, operation):
+        try:
+            return operation(self._redis)
+        except redis.RedisError as exc:
+            raise BudgetUnavailable(
+                f"the daily-quota mark {self.key!r} in Redis (REDIS_URL) is unreachable, so no request was sent: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None

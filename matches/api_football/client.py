@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
-from matches.api_football.budget import RequestBudget
+from matches.api_football.budget import ExhaustedDay, RequestBudget
 from matches.api_football.errors import (
     ApiConnectionError,
     ApiFootballError,
@@ -45,11 +44,6 @@ logger = logging.getLogger(__name__)
 KEY_HEADER = "x-apisports-key"
 # Endpoints that do not count against the daily quota.
 FREE_ENDPOINTS = frozenset({"status"})
-
-# Days on which an account's daily quota ran out, per process: no request is sent until 00:00 UTC.
-_exhausted_days: dict[str, date] = {}
-_exhausted_lock = threading.Lock()
-
 
 @dataclass(frozen=True)
 class QuotaState:
@@ -199,6 +193,8 @@ class ApiFootballClient:
             sleep=sleep,
         )
         self.quota = QuotaState()
+        # No request is sent once the day's quota is gone, until 00:00 UTC.
+        self.exhausted_day = ExhaustedDay(f"api-football:{self._account}", redis_url=redis_url or None)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ApiFootballClient:
@@ -331,14 +327,12 @@ class ApiFootballClient:
             self._mark_day_exhausted()
 
     def _mark_day_exhausted(self) -> None:
-        with _exhausted_lock:
-            _exhausted_days[self._account] = datetime.now(UTC).date()
+        self.exhausted_day.mark(datetime.now(UTC).date())
         logger.error("API-Football daily quota exhausted; no more requests until 00:00 UTC")
 
     def _refuse_if_day_exhausted(self, path: str) -> None:
-        with _exhausted_lock:
-            day = _exhausted_days.get(self._account)
-        if day == datetime.now(UTC).date():
+        day = datetime.now(UTC).date()
+        if self.exhausted_day.is_marked(day):
             raise DailyQuotaExhausted(
                 f"API-Football daily quota is exhausted for {day.isoformat()} (UTC); "
                 f"GET /{path} was not sent. It resets at 00:00 UTC; a bigger plan raises it.",

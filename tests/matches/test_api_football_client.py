@@ -128,6 +128,22 @@ def test_daily_quota_error_is_not_retried_and_stops_further_requests_today(make_
     assert client.status()["requests"]["limit_day"] == fake.daily_limit  # /status is free and still allowed
 
 
+def test_the_exhausted_day_is_shared_through_redis_with_other_processes(make_client, fake, redis_conn):
+    """Each RQ job runs in a fresh work horse: an in-memory mark would let each send one more request."""
+    from matches.api_football import budget
+
+    fake.inject("fixtures", Fault.daily_quota())
+    with pytest.raises(DailyQuotaExhausted):
+        make_client().fixtures(league=39, season=2024)
+    budget._exhausted_days.clear()  # what another process sees: only Redis
+
+    with pytest.raises(DailyQuotaExhausted, match="was not sent"):
+        make_client().fixtures(league=39, season=2024)
+    assert fake.request_count() == 1
+    (key,) = redis_conn.keys("KICKBENCH:exhausted-day:*")
+    assert 0 < redis_conn.ttl(key) <= 24 * 3600  # gone at the next 00:00 UTC
+
+
 def test_a_remaining_daily_count_of_zero_stops_the_next_request(make_client, redis_conn):
     with FakeApiFootball(fixtures=demo_dataset(), daily_limit=2) as small:
         client = make_client(small)

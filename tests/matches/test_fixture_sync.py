@@ -292,3 +292,16 @@ def test_a_newly_postponed_match_that_was_never_settled_has_its_predictions_void
     assert result.resettled == [match.pk]
     prediction.refresh_from_db()
     assert (prediction.status, prediction.total_points) == (Prediction.Status.VOID, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_syncs_of_a_new_season_at_once_create_everything_once(fake):
+    """Both find no competition and no match; the competition's row lock makes the second wait,
+    then it sees the first's matches and updates nothing, instead of failing on the unique ids."""
+    from tests.concurrency import run_at_once
+
+    results = run_at_once(lambda: sync_fixtures(league=39, season=2024), times=2)
+
+    assert sorted(r.created for r in results) == [0, 12]
+    assert sorted(r.unchanged for r in results) == [0, 12]
+    assert Match.objects.count() == 12 and Competition.objects.count() == 1
