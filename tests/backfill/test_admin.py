@@ -115,3 +115,63 @@ def test_select_all_is_carried_by_the_filters_not_by_every_id(operator, client, 
     client.post(reverse(CHANGELIST), {"action": "backfill_selected_matches", "select_across": "1", "confirm": "yes",
                                       "_selected_action": [str(matches[0].pk)]})
     assert BackfillRun.objects.get().items.count() == 3
+
+
+RUNS = "admin:backfill_backfillrun_changelist"
+
+
+def test_run_list_shows_who_when_the_window_and_the_counts(operator, client, in_process, lineup, finished_match):
+    from backfill import service
+
+    service.start_backfill(service.plan_backfill(7), triggered_by="admin:operator")
+    html = client.get(reverse(RUNS)).content.decode()
+    assert "admin:operator" in html and "(7 d)" in html and "succeeded" in html
+    assert '<td class="field-items_total">1</td>' in html and '<td class="field-items_succeeded">1</td>' in html
+
+
+def test_retry_failed_items_action_starts_a_run_for_what_is_still_missing(operator, client, in_process, lineup,
+                                                                          finished_match):
+    from backfill import service
+    from backfill.models import BackfillItem
+
+    failed = service.start_backfill(service.plan_backfill(7), triggered_by="first")
+    BackfillItem.objects.filter(run=failed).update(status=BackfillItem.Status.FAILED)
+    Prediction.objects.all().delete()  # what the failure left missing
+
+    response = client.post(reverse(RUNS), {"action": "retry_failed_items", "_selected_action": [failed.pk]},
+                           follow=True)
+
+    retry = BackfillRun.objects.exclude(pk=failed.pk).get()
+    shown = [str(m) for m in response.context["messages"]]
+    assert f"Run {retry.pk} retries the failed items of run {failed.pk}." in shown
+    assert retry.triggered_by == "admin:operator" and retry.status == BackfillRun.Status.SUCCEEDED
+    assert Prediction.objects.filter(match=finished_match).count() == 3
+
+
+def test_cancel_action_cancels_the_queued_jobs_of_a_running_run(operator, client, lineup, finished_match, rq_queue):
+    from backfill import service
+
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    assert rq_queue.count == 1
+
+    response = client.post(reverse(RUNS), {"action": "cancel_runs", "_selected_action": [run.pk]}, follow=True)
+
+    run.refresh_from_db()
+    assert run.status == BackfillRun.Status.CANCELED
+    assert f"Run {run.pk} canceled (2 queued job(s) canceled)." in [str(m) for m in response.context["messages"]]
+    assert rq_queue.count == 0
+
+
+def test_staff_without_the_permission_cannot_retry_or_cancel_runs(client, in_process, lineup, finished_match):
+    from backfill import service
+
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="test")
+    viewer = _user(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_backfillrun"))
+    client.force_login(viewer)
+
+    page = client.get(reverse(RUNS)).content.decode()
+    assert "retry_failed_items" not in page and "cancel_runs" not in page
+    client.post(reverse(RUNS), {"action": "cancel_runs", "_selected_action": [run.pk]})
+    run.refresh_from_db()
+    assert run.status == BackfillRun.Status.SUCCEEDED and BackfillRun.objects.count() == 1
