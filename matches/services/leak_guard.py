@@ -7,6 +7,7 @@ by ``assert_payload_before_kickoff`` before it is saved, so a bug anywhere
 else raises ``LeakError`` instead of leaking silently.
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,10 @@ from typing import Any
 
 # Keys holding the date of a fact; any of them anywhere in a payload is checked.
 DATE_KEYS = frozenset({"date"})
+# Where a payload names the kickoff itself (what the analysis is as of), not a fact.
+KICKOFF_PATHS = frozenset({"data.as_of", "data.match.kickoff_time"})
+# Any other string that reads as a date is a fact's date too, whatever its key.
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")
 # A result is dated by its match's kickoff but known only once the match is over: 90 minutes,
 # half-time, stoppage and extra time fit in two and a half hours.
 RESULT_KNOWN_AFTER = timedelta(hours=2, minutes=30)
@@ -57,28 +62,37 @@ def assert_before_kickoff(when: datetime | date | str | None, kickoff: datetime,
         raise LeakError(f"{what} dated {when.isoformat()} is not a day before kickoff {kickoff_utc.isoformat()}")
 
 
-def _walk(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+    """(path, kind, value): kind "result" for a ``date`` key, "dated" for any other date-like string."""
     if isinstance(node, dict):
         for key, value in node.items():
             where = f"{path}.{key}"
             if key in DATE_KEYS:
-                yield where, value
-            yield from _walk(value, where)
+                yield where, "result", value
+            else:
+                yield from _walk(value, where)
     elif isinstance(node, list | tuple):
         for index, value in enumerate(node):
             yield from _walk(value, f"{path}[{index}]")
+    elif isinstance(node, str) and _ISO_DATE.match(node) and path not in KICKOFF_PATHS:
+        yield path, "dated", node
 
 
 def assert_payload_before_kickoff(payload: dict, kickoff: datetime) -> None:
-    """Check every ``date`` key anywhere in a payload; an aggregate with no facts may say ``None``.
+    """Check every date anywhere in a payload; an aggregate with no facts may say ``None``.
 
-    Every date of an analysis is a result's (its match's kickoff), so each must leave time for
-    that match to end before ``kickoff``.
+    Every ``date`` of an analysis is a result's (its match's kickoff), so each must leave time for
+    that match to end before ``kickoff``. Any other value that reads as a date, under whatever
+    key, must at least be before kickoff: a fact stored under a new key is checked too.
     """
     cutoff = latest_result_kickoff(kickoff)
-    for where, value in _walk(payload, "data"):
-        if value is not None:
+    for where, kind, value in _walk(payload, "data"):
+        if value is None:
+            continue
+        if kind == "result":
             assert_before_kickoff(value, cutoff, what=f"result at {where} (known only at its end)")
+        else:
+            assert_before_kickoff(value, kickoff, what=f"value at {where}")
 
 
 @dataclass(frozen=True)

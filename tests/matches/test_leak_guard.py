@@ -88,6 +88,18 @@ def test_payload_walk_finds_a_late_date_however_deep():
         assert_payload_before_kickoff(payload, KICKOFF)
 
 
+def test_payload_walk_checks_a_date_under_any_key_but_the_kickoff_it_is_as_of():
+    """A later fact stored under a key the walk did not know (here 'last_played') still raises;
+    the analysis's own as_of and kickoff_time name the kickoff and are not facts."""
+    as_of = {"as_of": KICKOFF.isoformat(), "match": {"kickoff_time": KICKOFF.isoformat()}}
+    assert_payload_before_kickoff({**as_of, "rest": {"last_played": (KICKOFF - timedelta(days=3)).isoformat()}},
+                                  KICKOFF)
+    with pytest.raises(LeakError, match=r"data\.rest\.last_played"):
+        assert_payload_before_kickoff({**as_of, "rest": {"last_played": KICKOFF.date().isoformat()}}, KICKOFF)
+    with pytest.raises(LeakError, match=r"data\.notes\[1\]"):
+        assert_payload_before_kickoff({"notes": ["2 wins", (KICKOFF + timedelta(days=1)).isoformat()]}, KICKOFF)
+
+
 def test_payload_walk_accepts_earlier_dates_and_empty_aggregates():
     earlier = (KICKOFF - timedelta(hours=3)).isoformat()
     assert_payload_before_kickoff({"a": {"date": None}, "b": [{"date": earlier}]}, KICKOFF)
