@@ -25,6 +25,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from backfill.errors import BackfillError
 from backfill.selectors import Stage
+from predictions.jobs import RETRIES_FAILED_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,10 @@ def _enqueue_stages(queue: Queue, match_id: int, stages: Sequence[str], parent: 
             failure_ttl=FAILURE_TTL,
             on_success=Callback("backfill.callbacks.stage_succeeded"),
             on_failure=Callback("backfill.callbacks.stage_failed"),
-            meta={"match_id": match_id, "stage": stage},
+            # The predict stage is retried while models fail (backfill.callbacks): their failures
+            # count towards the circuit breaker on the last attempt only.
+            meta={"match_id": match_id, "stage": stage,
+                  **({RETRIES_FAILED_MODELS: True} if stage == Stage.PREDICT else {})},
             description=f"backfill {stage} match {match_id}",
         )
         enqueued[stage] = parent.id

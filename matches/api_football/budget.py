@@ -124,7 +124,11 @@ class ExhaustedDay:
             _exhausted_days[self.key] = day
         if self._redis is not None:
             reset = datetime.combine(day + timedelta(days=1), day_time(0), tzinfo=UTC)
-            self._call(lambda r: r.set(self.key, day.isoformat(), exat=int(reset.timestamp())))
+            try:
+                self._redis.set(self.key, day.isoformat(), exat=int(reset.timestamp()))
+            except redis.RedisError:
+                # The answer that told us is good; other processes find out from the provider.
+                logger.warning("could not share the exhausted-day mark in Redis", exc_info=True)
 
     def is_marked(self, day: date) -> bool:
         with _exhausted_lock:

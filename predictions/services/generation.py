@@ -134,9 +134,16 @@ def _insert_ignoring_conflicts(rows: list[Prediction]) -> set[int]:
 
 
 def generate_predictions(
-    match_id: int, *, allow_retroactive: bool = False, predictor_factory: PredictorFactory | None = None
+    match_id: int,
+    *,
+    allow_retroactive: bool = False,
+    predictor_factory: PredictorFactory | None = None,
+    count_failures: bool = True,
 ) -> PredictResult:
     """Run only the active models that have no prediction for this match yet.
+
+    ``count_failures=False``: another attempt at this match follows, so its failures do not
+    count towards the circuit breaker yet (one bad match must not switch a model off).
 
     Idempotent and safe to run concurrently: the unique (match, model) constraint
     with ON CONFLICT DO NOTHING means a second or parallel run never duplicates
@@ -197,7 +204,7 @@ def generate_predictions(
 
     # Saved first and on their own: a failed health write never takes the predictions with it.
     created = _insert_ignoring_conflicts(rows)
-    tripped = record_outcomes([p.model_id for p in rows], failures)
+    tripped = record_outcomes([p.model_id for p in rows], failures if count_failures else {})
     by_id = {m.pk: m for m in missing}
     for p in rows:
         outcome = "created" if p.model_id in created else "skipped"

@@ -74,10 +74,10 @@ def settle_match(match_id: int) -> SettlementResult:
         if match.status in (Match.Status.CANCELLED, Match.Status.POSTPONED):
             changed = [p for p in predictions if _apply(p, Prediction.Status.VOID, NO_POINTS, now)]
             Prediction.objects.bulk_update(changed, _POINT_FIELDS)
-            # Quotas of a match that was scored before it was called off describe nothing any more.
-            if (match.quota_home, match.quota_draw, match.quota_away) != (None, None, None) or match.settled_at is None:
-                match.quota_home = match.quota_draw = match.quota_away = None
-                match.settled_at = now
+            # A match scored before it was called off is no longer settled: its quotas describe nothing,
+            # and if it is rescheduled and played it is settled afresh.
+            if (match.quota_home, match.quota_draw, match.quota_away, match.settled_at) != (None,) * 4:
+                match.quota_home = match.quota_draw = match.quota_away = match.settled_at = None
                 match.save(update_fields=["quota_home", "quota_draw", "quota_away", "settled_at", "updated_at"])
             logger.info("voided predictions", extra={"match_id": match_id, "changed": len(changed)})
             return SettlementResult(

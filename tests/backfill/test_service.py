@@ -6,7 +6,7 @@ from rq.job import Job
 from backfill import service
 from backfill.models import BackfillItem, BackfillRun
 from matches.models import Match
-from predictions.models import Prediction
+from predictions.models import Prediction, PredictionModel
 from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory, PredictionModelFactory
 from tests.fakes.fake_llm import FakeLLMServer, good, server_error
 
@@ -145,7 +145,7 @@ def test_a_model_that_failed_is_asked_again_by_the_stage_retry_before_settlement
 def test_on_the_last_attempt_what_succeeded_is_settled_and_the_item_names_the_failed_model(
     lineup, rq_queue, burst, finished_match, settings
 ):
-    settings.MODEL_FAILURE_THRESHOLD = 100  # the breaker stays out of it
+    settings.MODEL_FAILURE_THRESHOLD = 2  # lower than the 5 attempts: they count as one failure, not five
     with FakeLLMServer(api_key=None) as llm:
         _llm_model(llm, "down-llm")
         llm.configure("down-llm", default=server_error())
@@ -158,6 +158,8 @@ def test_on_the_last_attempt_what_succeeded_is_settled_and_the_item_names_the_fa
     assert (item.status, item.predictions_created, item.settled) == ("failed", 3, True)
     assert "down-llm" in item.error
     assert Prediction.objects.filter(match=finished_match, status="scored").count() == 3
+    down = PredictionModel.objects.get(slug="down-llm")
+    assert down.is_active and down.consecutive_failures == 1  # one bad match does not trip the breaker
 
 
 def test_cancel_run_cancels_queued_jobs(lineup, rq_queue, burst, finished_match):

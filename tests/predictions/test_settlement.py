@@ -75,11 +75,11 @@ def test_cancelled_match_voids_predictions_with_zero_points():
     assert (tip.status, tip.total_points, tip.tendency_points) == ("void", 0, 0)
     match.refresh_from_db()
     assert (match.quota_home, match.quota_draw, match.quota_away) == (None, None, None)  # the old 6/6/... gone
-    assert match.settled_at is not None
-    settled_at = match.settled_at
+    assert match.settled_at is None  # rescheduled and played later, it is settled afresh
+    updated_at = match.updated_at
     assert settle_match(match.pk).changed == 0
     match.refresh_from_db()
-    assert match.settled_at == settled_at
+    assert match.updated_at == updated_at
 
 
 def test_no_predictions_is_a_no_op_that_says_so():
