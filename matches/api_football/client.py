@@ -264,12 +264,19 @@ class ApiFootballClient:
         path = endpoint.strip("/")
         query = _query(params)
         attempt = 0
+        rate_limit_paused = False
         while True:
             try:
                 return self._send_once(path, query)
             except ApiFootballError as exc:
                 if not exc.retryable or attempt >= self.max_retries:
                     raise
+                if isinstance(exc, RateLimited):
+                    # One pause of the provider's minute; a second refusal goes to the caller (a job's own
+                    # retry), so waits never add up past the job's timeout while holding a worker.
+                    if rate_limit_paused:
+                        raise
+                    rate_limit_paused = True
                 delay = self._backoff(attempt, exc)
                 logger.warning(
                     "API-Football %s failed (%s), retrying in %.2fs",
