@@ -26,6 +26,16 @@ def _expected_points(match) -> dict[int, int]:
     }
 
 
+def _slow_llm_model(llm: FakeLLMServer):
+    """An LLM model answering 1-1 after 6 s (so a worker can be killed mid-call), no provider retries."""
+    llm.configure("slow-llm", default=good(1, 1), latency=6.0)
+    return PredictionModelFactory(
+        slug="slow-llm", provider="openai_compatible",
+        config={"model": "slow-llm", "base_url": llm.base_url, "api_key_optional": True, "timeout": 30,
+                "max_retries": 0},
+    )
+
+
 def test_two_commands_at_once_with_two_workers_create_and_score_everything_once(redis_conn):
     with FakeLLMServer(api_key=None, latency=0.0) as llm:
         # One model answering in 1 s: 8 matches over 2 workers take seconds, so the commands overlap.
@@ -73,13 +83,8 @@ def test_worker_killed_mid_predict_match_then_next_run_completes_without_duplica
     settings.BACKFILL_RETRY_BASE_SECONDS = 0
     grace = {"RQ_HEARTBEAT_GRACE_SECONDS": "2", "RQ_JOB_MONITORING_INTERVAL": "1"}
     with FakeLLMServer(api_key=None, latency=0.0) as llm:
-        llm.configure("slow-llm", default=good(1, 1), latency=6.0)
         PredictionModelFactory(slug="always-2-1", provider="fixed_score", config={"home": 2, "away": 1})
-        PredictionModelFactory(
-            slug="slow-llm", provider="openai_compatible",
-            config={"model": "slow-llm", "base_url": llm.base_url, "api_key_optional": True, "timeout": 30,
-                    "max_retries": 0},
-        )
+        _slow_llm_model(llm)
         match = MatchFactory(finished=True, home_score=1, away_score=1)
         MatchAnalysisFactory(match=match)
 
@@ -117,12 +122,7 @@ def test_a_run_waiting_on_a_killed_workers_job_recovers_it_itself(redis_conn, se
     monkeypatch.setattr(service, "RECOVER_EVERY_SECONDS", 1.0)
     grace = {"RQ_HEARTBEAT_GRACE_SECONDS": "2", "RQ_JOB_MONITORING_INTERVAL": "1"}
     with FakeLLMServer(api_key=None, latency=0.0) as llm:
-        llm.configure("slow-llm", default=good(1, 1), latency=6.0)
-        PredictionModelFactory(
-            slug="slow-llm", provider="openai_compatible",
-            config={"model": "slow-llm", "base_url": llm.base_url, "api_key_optional": True, "timeout": 30,
-                    "max_retries": 0},
-        )
+        _slow_llm_model(llm)
         match = MatchFactory(finished=True, home_score=1, away_score=1)
         MatchAnalysisFactory(match=match)
 
