@@ -4,14 +4,28 @@ from django.db import models
 from django.db.models import Q
 
 
+class ResultRule(models.TextChoices):
+    """Which score of a match counts for settlement and is named in the prompt."""
+
+    AFTER_90 = "after_90", "After 90 minutes (regular time plus stoppage)"
+    AFTER_EXTRA_TIME = "after_extra_time", "After extra time, without the shoot-out"
+    WITH_SHOOTOUT = "with_shootout", "Including the penalty shoot-out"
+
+
 class Competition(models.Model):
     """One league season (API-Football keys a league by id and a 4-digit start year)."""
+
+    ResultRule = ResultRule
 
     external_id = models.PositiveIntegerField(null=True, blank=True, help_text="API-Football league id")
     code = models.CharField(max_length=20, blank=True, help_text="openfootball code such as en.1")
     name = models.CharField(max_length=200)
     country = models.CharField(max_length=100, blank=True)
     season = models.PositiveSmallIntegerField(help_text="Start year of the season, e.g. 2024 for 2024-25")
+    result_rule = models.CharField(
+        max_length=20, choices=ResultRule.choices, default=ResultRule.AFTER_90,
+        help_text="Which score counts: settlement and the prompt read this",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,8 +76,18 @@ class Match(models.Model):
     kickoff_time = models.DateTimeField()
     status = models.CharField(max_length=16, choices=MatchStatus.choices, default=MatchStatus.SCHEDULED)
     status_code = models.CharField(max_length=8, blank=True, help_text="Raw API-Football status.short")
+    # The result that counts under the competition's result_rule (what settlement scores against).
     home_score = models.PositiveSmallIntegerField(null=True, blank=True)
     away_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What the source reported, period by period (null where the source has nothing or it was not played).
+    score_90_home = models.PositiveSmallIntegerField(null=True, blank=True, help_text="After regular time")
+    score_90_away = models.PositiveSmallIntegerField(null=True, blank=True)
+    score_et_home = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="After extra time, cumulative, shoot-out excluded"
+    )
+    score_et_away = models.PositiveSmallIntegerField(null=True, blank=True)
+    score_pen_home = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Shoot-out alone")
+    score_pen_away = models.PositiveSmallIntegerField(null=True, blank=True)
     round = models.CharField(max_length=100, blank=True)
     quota_home = models.PositiveSmallIntegerField(null=True, blank=True)
     quota_draw = models.PositiveSmallIntegerField(null=True, blank=True)

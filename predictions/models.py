@@ -61,6 +61,11 @@ class Prediction(models.Model):
     exact_score_bonus = models.PositiveSmallIntegerField(default=0)
     total_points = models.PositiveSmallIntegerField(default=0)
     is_retroactive = models.BooleanField(default=False, help_text="Made at or after kickoff")
+    prompt_version = models.CharField(
+        max_length=40, blank=True, db_index=True,
+        help_text="The prompt template (LLMs) or model version (statistical) that produced it; "
+        "rows from before versioning are 'legacy'",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     scored_at = models.DateTimeField(null=True, blank=True)
 
