@@ -24,10 +24,12 @@ from rq.results import Result
 from rq.timeouts import TimerDeathPenalty
 
 from backfill.errors import BackfillError
-from backfill.selectors import Stage
+from backfill.models import BackfillItem
 from predictions.jobs import RETRIES_FAILED_MODELS
 
 logger = logging.getLogger(__name__)
+
+Stage = BackfillItem.Stage
 
 QUEUE_NAME = "backfill"
 JOB_ID_TEMPLATES = {
