@@ -23,7 +23,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.results import Result
 from rq.timeouts import TimerDeathPenalty
 
-from backfill.errors import BackfillError
+from backfill.errors import ServiceUnavailable
 from backfill.models import BackfillItem
 from predictions.jobs import RETRIES_FAILED_MODELS
 
@@ -75,7 +75,7 @@ def check_connection() -> None:
     try:
         get_queue().connection.ping()
     except RedisError as exc:
-        raise BackfillError(f"Redis at REDIS_URL is unreachable ({exc.__class__.__name__}); start it or unset "
+        raise ServiceUnavailable(f"Redis at REDIS_URL is unreachable ({exc.__class__.__name__}); start it or unset "
                             "REDIS_URL to run in-process") from None
 
 

@@ -4,7 +4,7 @@ Each name lives in the module of its job under ``backfill/services/``; see
 docs/architecture.md. New code may import from either place.
 """
 
-from backfill.errors import BackfillError
+from backfill.errors import BackfillError, EnqueueFailed, ServiceUnavailable
 from backfill.services.plan import (
     API_REQUESTS_PER_ANALYSIS,
     MAX_DAYS,
@@ -22,7 +22,7 @@ from backfill.services.progress import (
     record_stage_success,
 )
 from backfill.services.reconcile import refresh_run
-from backfill.services.report import summarize_run
+from backfill.services.report import match_labels, summarize_run
 from backfill.services.runs import cancel_run, retry_failed, start_backfill
 from backfill.services.waiting import RECOVER_EVERY_SECONDS, wait_for_run
 
@@ -34,9 +34,12 @@ __all__ = [
     "UNFINISHED",
     "BackfillError",
     "BackfillPlan",
+    "EnqueueFailed",
+    "ServiceUnavailable",
     "cancel_run",
     "failed_models_still_active",
     "finalize_runs",
+    "match_labels",
     "plan_backfill",
     "record_predictions_of_a_retried_attempt",
     "record_stage_failure",

@@ -1,6 +1,21 @@
 """What a run did, as a dict the command prints, writes to its report and returns as JSON."""
 
+from collections.abc import Iterable
+from datetime import UTC
+
 from backfill.models import BackfillItem, BackfillRun
+from matches.models import Match
+
+
+def match_labels(match_ids: Iterable[int]) -> dict[int, str]:
+    """``#12 Arsenal v Chelsea, 2025-03-01 15:00 UTC, en.1`` per match id, in one query."""
+    rows = Match.objects.filter(pk__in=list(match_ids)).values_list(
+        "pk", "home_team__name", "away_team__name", "kickoff_time", "competition__code", "competition__name"
+    )
+    return {
+        pk: f"#{pk} {home} v {away}, {kickoff.astimezone(UTC):%Y-%m-%d %H:%M} UTC, {code or name}"
+        for pk, home, away, kickoff, code, name in rows
+    }
 
 
 def summarize_run(run: BackfillRun) -> dict:

@@ -6,9 +6,10 @@ from django.db import transaction
 from django.db.models import Case, F, Q, TextField, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from redis.exceptions import RedisError
 
 from backfill import queueing
-from backfill.errors import BackfillError
+from backfill.errors import EnqueueFailed, ServiceUnavailable
 from backfill.models import BackfillItem, BackfillRun
 from backfill.services.plan import BackfillPlan, plan_backfill
 from backfill.services.progress import UNFINISHED, finalize_runs, record_stage_failure, record_stage_success
@@ -99,7 +100,8 @@ def _enqueue(run: BackfillRun, items: list[BackfillItem]) -> None:
             status=BackfillItem.Status.FAILED, error=f"not enqueued: {exc.__class__.__name__}: {exc}"
         )
         finalize_runs([run.pk])
-        raise BackfillError(f"enqueueing run {run.pk} failed: {exc.__class__.__name__}: {exc}") from exc
+        error = ServiceUnavailable if isinstance(exc, RedisError) else EnqueueFailed
+        raise error(f"enqueueing run {run.pk} failed: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _run_in_process(items: list[BackfillItem]) -> None:
