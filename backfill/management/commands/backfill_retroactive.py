@@ -94,7 +94,7 @@ def backfill_errors(returncode: int):
 def _stage_done(stages: list[str], current: str, stage: str) -> bool:
     if current == Stage.DONE:
         return True
-    return current in stages and stages.index(current) > stages.index(stage)
+    return current in stages and Stage.rank(current) > Stage.rank(stage)
 
 
 class Command(ProjectCommand):
