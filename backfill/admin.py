@@ -8,11 +8,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from backfill import service
-from backfill.models import BackfillItem, BackfillRun
+from backfill.models import RUN_BACKFILL, RUN_BACKFILL_PERMISSION, BackfillItem, BackfillRun
 from matches.admin import MatchAdmin
 from matches.models import Match
 
-PERMISSION = "backfill.run_backfill"
+PERMISSION = RUN_BACKFILL_PERMISSION
 
 
 def _can_backfill(request) -> bool:
@@ -31,7 +31,7 @@ class BackfillMatchAdmin(MatchAdmin):
     def has_run_backfill_permission(self, request) -> bool:
         return _can_backfill(request)
 
-    @admin.action(description="Backfill selected matches", permissions=["run_backfill"])
+    @admin.action(description="Backfill selected matches", permissions=[RUN_BACKFILL])
     def backfill_selected_matches(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
         try:
@@ -144,7 +144,7 @@ class BackfillRunAdmin(admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.action(description="Retry failed items (a new run for what is still missing)", permissions=["run_backfill"])
+    @admin.action(description="Retry failed items (a new run for what is still missing)", permissions=[RUN_BACKFILL])
     def retry_failed_items(self, request, queryset):
         for run in queryset:
             try:
@@ -157,7 +157,7 @@ class BackfillRunAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"Run {new.pk} retries the failed items of run {run.pk}.")
 
-    @admin.action(description="Cancel (queued jobs are canceled, running ones finish)", permissions=["run_backfill"])
+    @admin.action(description="Cancel (queued jobs are canceled, running ones finish)", permissions=[RUN_BACKFILL])
     def cancel_runs(self, request, queryset):
         for run in queryset.filter(status=BackfillRun.Status.RUNNING):
             canceled = service.cancel_run(run)

@@ -5,10 +5,13 @@ import logging
 from rq import Queue
 from rq.job import Job
 
-from backfill import queueing, service
-from backfill.selectors import Stage
+from backfill import queueing
+from backfill.models import BackfillItem
+from backfill.services import progress
 
 logger = logging.getLogger(__name__)
+
+Stage = BackfillItem.Stage
 
 
 class IncompletePredictions(Exception):
@@ -21,14 +24,14 @@ def stage_succeeded(job: Job, connection, result, *args, **kwargs) -> None:
         # predict_match keeps what succeeded and reports the rest; a model that failed (an LLM
         # outage) deserves the stage's retries before settlement runs over an incomplete set.
         # The last attempt settles what there is; a later run fills the rest and re-settles.
-        failed = service.failed_models_still_active(result)
+        failed = progress.failed_models_still_active(result)
         if failed:
-            service.record_predictions_of_a_retried_attempt(job.meta["match_id"], result)
+            progress.record_predictions_of_a_retried_attempt(job.meta["match_id"], result)
             raise IncompletePredictions(
                 f"{len(failed)} model(s) failed, asked again on the next attempt: "
                 + "; ".join(f"{slug}: {reason}" for slug, reason in sorted(failed.items()))
             )
-    service.record_stage_success(job.meta["match_id"], job.meta["stage"], result)
+    progress.record_stage_success(job.meta["match_id"], job.meta["stage"], result)
 
 
 def stage_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
@@ -37,9 +40,9 @@ def stage_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
         return
     match_id, stage = job.meta["match_id"], job.meta["stage"]
     # RQ leaves dependents of a failed job deferred forever; cancel them.
-    later = Stage.ORDER[Stage.ORDER.index(stage) + 1:]
+    later = Stage.later(stage)
     queueing.cancel_pending(
         Queue(job.origin, connection=connection), [queueing.job_id(s, match_id) for s in later]
     )
     reason = f"{exc_type.__name__}: {exc_value}" if exc_type else "failed"
-    service.record_stage_failure(match_id, stage, reason)
+    progress.record_stage_failure(match_id, stage, reason)

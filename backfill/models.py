@@ -1,7 +1,13 @@
 """A record of every backfill run and what happened to each match in it."""
 
+import enum
+
 from django.conf import settings
 from django.db import models
+
+RUN_BACKFILL = "run_backfill"
+# The one spelling of the permission that gates every way of starting, canceling or watching runs.
+RUN_BACKFILL_PERMISSION = f"backfill.{RUN_BACKFILL}"
 
 
 class BackfillRun(models.Model):
@@ -25,7 +31,7 @@ class BackfillRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("run_backfill", "Can run retroactive backfills")]
+        permissions = [(RUN_BACKFILL, "Can run retroactive backfills")]
 
     def __str__(self) -> str:
         return f"Backfill run {self.pk} ({self.triggered_by})"
@@ -37,10 +43,34 @@ class BackfillRun(models.Model):
 
 class BackfillItem(models.Model):
     class Stage(models.TextChoices):
+        """The chain's stages in their order, then DONE; the one Stage vocabulary of the project."""
+
         ANALYZE = "analyze", "Analysis"
         PREDICT = "predict", "Predictions"
         SETTLE = "settle", "Settlement"
         DONE = "done", "Done"
+
+        # The chain order of the real stages (DONE is where an item ends, not a stage to run).
+        ORDER = enum.nonmember(("analyze", "predict", "settle"))
+
+        @classmethod
+        def rank(cls, stage: str) -> int:
+            return cls.ORDER.index(stage)
+
+        @classmethod
+        def later(cls, stage: str) -> tuple[str, ...]:
+            """The stages after ``stage`` in chain order."""
+            return cls.ORDER[cls.rank(stage) + 1:]
+
+        @classmethod
+        def next_of(cls, stages: "list[str] | tuple[str, ...]", stage: str) -> str:
+            """The first of ``stages`` after ``stage`` in chain order, or DONE."""
+            later = [s for s in cls.later(stage) if s in stages]
+            return later[0] if later else cls.DONE
+
+        @classmethod
+        def in_order(cls, stages: "list[str] | tuple[str, ...]") -> list[str]:
+            return [s for s in cls.ORDER if s in stages]
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -23,11 +23,13 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.results import Result
 from rq.timeouts import TimerDeathPenalty
 
-from backfill.errors import BackfillError
-from backfill.selectors import Stage
+from backfill.errors import ServiceUnavailable
+from backfill.models import BackfillItem
 from predictions.jobs import RETRIES_FAILED_MODELS
 
 logger = logging.getLogger(__name__)
+
+Stage = BackfillItem.Stage
 
 QUEUE_NAME = "backfill"
 JOB_ID_TEMPLATES = {
@@ -73,7 +75,7 @@ def check_connection() -> None:
     try:
         get_queue().connection.ping()
     except RedisError as exc:
-        raise BackfillError(f"Redis at REDIS_URL is unreachable ({exc.__class__.__name__}); start it or unset "
+        raise ServiceUnavailable(f"Redis at REDIS_URL is unreachable ({exc.__class__.__name__}); start it or unset "
                             "REDIS_URL to run in-process") from None
 
 
@@ -168,6 +170,21 @@ def _overdue(queue: Queue, job: Job) -> bool:
 
 
 def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOutcome:
+    """Make sure one chain runs ``stages`` for the match: reuse the one in flight, extend it, or enqueue anew.
+
+    1. Take the match's Redis lock (SET NX with a token; released by compare-and-delete), so two
+       enqueuers racing for the same match see each other's jobs and produce one chain.
+    2. Fetch the match's three deterministic job ids (``analyze-retro-{id}``, ...) in one round trip.
+    3. Keep as *live* the jobs still pending (queued, scheduled, deferred, started), except a deferred
+       job whose parent died or vanished (RQ would leave it deferred forever) and a scheduled retry long
+       overdue (no scheduler runs it): those are orphans and count as absent.
+    4. With live jobs, the chain is in flight. A needed stage that chain already finished before its
+       last live stage is covered. If every stage still missing comes after the last live one, append
+       them to the chain (depending on its last job) and report ``in_flight`` with the added ids;
+       otherwise report ``in_flight`` with the stages it cannot run in ``missing``.
+    5. With none live, delete the old jobs and their results (finished, failed, stopped, canceled or
+       orphaned) and enqueue the requested stages as a new chain, each depending on the one before.
+    """
     conn = queue.connection
     ids = chain_job_ids(match_id)
     order = Stage.ORDER.index

@@ -18,12 +18,14 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from backfill.models import BackfillItem
 from matches.models import Match, MatchAnalysis
 from predictions.models import Prediction
 from predictions.selectors import active_model_count_subquery, active_models
 
 ELIGIBLE = (Match.Status.SCHEDULED, Match.Status.LIVE, Match.Status.FINISHED)
-NEVER_PROCESSED = (Match.Status.CANCELLED, Match.Status.POSTPONED)
+# The one Stage vocabulary lives on the model; this name stays for callers that import it from here.
+Stage = BackfillItem.Stage
 
 
 class IdList(Aggregate):
@@ -35,13 +37,6 @@ class IdList(Aggregate):
 
     def as_sqlite(self, compiler, connection, **extra_context):
         return self.as_sql(compiler, connection, function="GROUP_CONCAT", template="%(function)s(%(expressions)s)")
-
-
-class Stage:
-    ANALYZE = "analyze"
-    PREDICT = "predict"
-    SETTLE = "settle"
-    ORDER = ("analyze", "predict", "settle")
 
 
 @dataclass(frozen=True)
@@ -169,14 +164,14 @@ def find_skipped(
 ) -> list[SkippedMatch]:
     """Matches of the window the backfill never processes, each with the reason."""
     skipped = []
+    in_window = _in_window(days, now, match_ids)
     rows = (
-        _in_window(days, now, match_ids)
-        .filter(Q(status__in=NEVER_PROCESSED) | Q(external_id__isnull=True))
+        (in_window.called_off() | in_window.filter(external_id__isnull=True))
         .order_by("kickoff_time", "pk")
         .values_list("pk", "status", "kickoff_time")
     )
     for pk, status, kickoff in rows:
-        if status in NEVER_PROCESSED:
+        if status in Match.CALLED_OFF:
             reason = f"match is {status}; it is never predicted or settled"
         else:
             reason = "match has no API-Football fixture id"

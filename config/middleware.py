@@ -8,10 +8,12 @@ import re
 
 from django.http import HttpResponseForbidden
 
+from backfill.models import RUN_BACKFILL_PERMISSION
+
 DASHBOARD_PREFIX = "/admin/django_rq/"
 # django-rq's API endpoints, which also accept a bearer token (RQ_API_TOKEN) instead of a session.
 TOKEN_ENDPOINTS = re.compile(r"^/admin/django_rq/dashboard/(stats\.json(/[\w]*)?|metrics)/?$")
-PERMISSION = "backfill.run_backfill"
+PERMISSION = RUN_BACKFILL_PERMISSION
 
 
 class QueueDashboardPermissionMiddleware:

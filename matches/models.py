@@ -66,8 +66,22 @@ class MatchStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+CALLED_OFF = (MatchStatus.CANCELLED, MatchStatus.POSTPONED)
+
+
+class MatchQuerySet(models.QuerySet):
+    """The one spelling of "called off" (cancelled or postponed): never analysed, predicted or scored."""
+
+    def called_off(self) -> "MatchQuerySet":
+        return self.filter(status__in=CALLED_OFF)
+
+    def not_called_off(self) -> "MatchQuerySet":
+        return self.exclude(status__in=CALLED_OFF)
+
+
 class Match(models.Model):
     Status = MatchStatus
+    CALLED_OFF = CALLED_OFF
 
     external_id = models.BigIntegerField(unique=True, null=True, blank=True, help_text="API-Football fixture id")
     competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="matches")
@@ -96,6 +110,8 @@ class Match(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = MatchQuerySet.as_manager()
+
     class Meta:
         ordering = ["-kickoff_time"]
         verbose_name_plural = "matches"
@@ -121,6 +137,11 @@ class Match(models.Model):
     @property
     def has_score(self) -> bool:
         return self.home_score is not None and self.away_score is not None
+
+    @property
+    def is_called_off(self) -> bool:
+        """Cancelled or postponed: its predictions are void, and it is never analysed or predicted."""
+        return self.status in CALLED_OFF
 
 
 class MatchAnalysis(models.Model):

@@ -32,7 +32,6 @@ HISTORY_DAYS = 730
 H2H_YEARS = 10
 # API-Football statuses of a match played to a result; AWD/WO are awarded, not played.
 API_FINISHED = frozenset({"FT", "AET", "PEN"})
-_REFUSED = {Match.Status.CANCELLED, Match.Status.POSTPONED}
 
 
 class AnalysisRefused(Exception):
@@ -402,7 +401,7 @@ def build_analysis(match: Match) -> MatchAnalysis:
 def ensure_analysis(*, match_id: int) -> tuple[MatchAnalysis, bool]:
     """Create the match's analysis once; an existing one is kept while its kickoff stays put."""
     match = Match.objects.select_related("competition", "home_team", "away_team").get(pk=match_id)
-    if match.status in _REFUSED:
+    if match.is_called_off:
         raise AnalysisRefused(f"match {match_id} is {match.status}; it has no kickoff to analyse as of")
     existing = MatchAnalysis.objects.filter(match_id=match_id).first()
     if existing is not None and existing.as_of == match.kickoff_time:

@@ -1,10 +1,13 @@
 """Fixture sync: upsert API-Football fixtures into Competition, Team and Match.
 
 Idempotent by external id: a second run with the same data writes nothing and
-reports every match unchanged. Queries are per batch, not per fixture. When
-the final score (or the outcome) of an already settled match changes, the
-match is re-settled in the same transaction, so points never disagree with
-the stored result.
+reports every match unchanged. Queries are per batch, not per fixture.
+
+The sync knows nothing of predictions: it reports in ``result_changed`` the
+matches whose outcome changed after they were settled (or that were called
+off), and the caller one layer up re-settles them inside the same
+``transaction.atomic()`` (``predictions.services.sync_and_settle``), so points
+never disagree with the stored result.
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from matches.api_football import ApiFootballClient, MalformedResponse, ParsedFixture, parse_fixture
-from matches.models import Competition, Match, MatchStatus, Team
-from predictions.services.settlement import SettlementRefused, settle_match
+from matches.models import Competition, Match, Team
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,6 @@ MATCH_FIELDS = (
     "away_score",
     "round",
 )
-_SETTLEABLE = (MatchStatus.FINISHED, MatchStatus.CANCELLED, MatchStatus.POSTPONED)
 
 
 @dataclass
@@ -49,6 +50,9 @@ class SyncResult:
     competitions_updated: int = 0
     teams_created: int = 0
     teams_updated: int = 0
+    # Settled (or newly called-off) matches whose outcome changed: the caller must re-settle them.
+    result_changed: list[int] = field(default_factory=list)
+    # Filled by the caller that re-settles (predictions.services.sync_and_settle).
     resettled: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -76,15 +80,22 @@ class SyncResult:
         return text if self.changed else f"{text}. Nothing changed."
 
 
-def sync_fixtures(
+@dataclass
+class FetchedFixtures:
+    fetched: int
+    parsed: list[ParsedFixture]
+    problems: list[str]
+
+
+def fetch_fixtures(
     *,
     league: int,
     season: int,
     date_from: date | None = None,
     date_to: date | None = None,
     client: ApiFootballClient | None = None,
-) -> SyncResult:
-    """Fetch one league season (optionally a date window) and upsert it; one API request."""
+) -> FetchedFixtures:
+    """One API request for a league season (optionally a date window), parsed; writes nothing."""
     params: dict = {"league": league, "season": season}
     if date_from is not None:
         params["from_"] = date_from
@@ -106,12 +117,29 @@ def sync_fixtures(
             # One unreadable fixture must not hold back the rest of the season.
             problems.append(str(exc))
             logger.warning("skipped an unreadable fixture", extra={"error": str(exc)})
-    result = upsert_fixtures(parsed)
-    result.fetched = len(raw)
-    result.skipped += len(problems)
-    result.problems.extend(problems)
+    return FetchedFixtures(fetched=len(raw), parsed=parsed, problems=problems)
+
+
+def record_fetch(result: SyncResult, fetched: FetchedFixtures, *, league: int, season: int) -> SyncResult:
+    """Add what the fetch saw (unreadable fixtures count as skipped) to the upsert's result, and log it."""
+    result.fetched = fetched.fetched
+    result.skipped += len(fetched.problems)
+    result.problems.extend(fetched.problems)
     logger.info("fixture sync done", extra={"league": league, "season": season, "sync": result.as_dict()})
     return result
+
+
+def sync_fixtures(
+    *,
+    league: int,
+    season: int,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    client: ApiFootballClient | None = None,
+) -> SyncResult:
+    """Fetch one league season and upsert it; settles nothing (see ``result_changed``)."""
+    fetched = fetch_fixtures(league=league, season=season, date_from=date_from, date_to=date_to, client=client)
+    return record_fetch(upsert_fixtures(fetched.parsed), fetched, league=league, season=season)
 
 
 def upsert_fixtures(fixtures: Iterable[ParsedFixture]) -> SyncResult:
@@ -206,24 +234,15 @@ def _upsert_matches(
             setattr(match, name, values[name])
         match.updated_at = now
         to_update.append(match)
-        if outcome_changed and (
-            match.settled_at is not None or match.status in (Match.Status.CANCELLED, Match.Status.POSTPONED)
-        ):
+        if outcome_changed and (match.settled_at is not None or match.is_called_off):
             # Settled matches are re-scored; newly cancelled or postponed ones have their predictions voided.
             resettle.append(match.pk)
     Match.objects.bulk_create(to_create)
     Match.objects.bulk_update(to_update, [*MATCH_FIELDS, "updated_at"])
     result.created, result.updated = len(to_create), len(to_update)
     for match in to_update:
-        if match.pk in resettle and match.status not in _SETTLEABLE:
+        if match.pk in resettle and match.status != Match.Status.FINISHED and not match.is_called_off:
             # E.g. a corrected fixture set back to live: nothing final to score against yet.
             result.problems.append(f"match {match.pk} was settled but is now {match.status}; not re-settled")
             resettle.remove(match.pk)
-    for match_id in resettle:
-        try:
-            settle_match(match_id)
-        except SettlementRefused as exc:
-            result.problems.append(f"match {match_id} not re-settled: {exc}")
-            continue
-        result.resettled.append(match_id)
-        logger.info("re-settled a match whose result changed", extra={"match_id": match_id})
+    result.result_changed = resettle

@@ -126,6 +126,80 @@ def _registry_factory(contender: Contender) -> Predictor:
     return build_predictor(PredictionModel(slug=contender.slug, provider=contender.provider, config=contender.config))
 
 
+@dataclass
+class _Seasons:
+    folder: str
+    target: object  # matches.openfootball's season
+    warm_up: list[str]
+    previous: list
+
+
+def _load(league: str, season: str) -> _Seasons:
+    try:
+        folder = parse_season_label(season)
+        target = load_season(league, folder)
+        warm_up = [s for s in SEASONS if s < folder]
+        previous = [load_season(league, s) for s in warm_up]
+    except ValueError as exc:
+        raise EvaluationError(str(exc)) from None
+    return _Seasons(folder, target, warm_up, previous)
+
+
+class _TeamIds(dict):
+    """A stable small integer per team name, as the models' history rows want."""
+
+    def of(self, name: str) -> int:
+        return self.setdefault(name, len(self) + 1)
+
+
+def _history(seasons: _Seasons, team_ids: _TeamIds) -> tuple[list, list[dict]]:
+    """Every finished match of the seasons in kickoff order: their kickoffs, and their history rows."""
+    finished = sorted(
+        (m for s in [*seasons.previous, seasons.target] for m in s.matches
+         if m.home_goals is not None and m.away_goals is not None),
+        key=lambda m: (m.kickoff_time, m.home_team),
+    )
+    rows = [
+        {
+            "date": m.kickoff_time.isoformat(),
+            "home_id": team_ids.of(m.home_team),
+            "away_id": team_ids.of(m.away_team),
+            "home_goals": m.home_goals,
+            "away_goals": m.away_goals,
+        }
+        for m in finished
+    ]
+    return [m.kickoff_time for m in finished], rows
+
+
+def _ask_all(predictors: dict[str, Predictor], context: MatchContext, scores: dict[str, "ModelScore"]
+             ) -> dict[str, Tip]:
+    tips: dict[str, Tip] = {}
+    for slug, predictor in predictors.items():
+        try:
+            tips[slug] = predictor.predict(context)
+        except PredictionFailed as exc:
+            scores[slug].failed += 1
+            scores[slug].first_failure = scores[slug].first_failure or str(exc)
+    return tips
+
+
+def _score_match(scores: dict[str, ModelScore], tips: dict[str, Tip], result: tuple[int, int],
+                 field_slugs: set[str]) -> None:
+    """Score every model's tip against the result, with quotas from the field's tips as settlement does."""
+    quotas = calculate_quotas((t.home, t.away) for slug, t in tips.items() if slug in field_slugs)
+    for slug, score in scores.items():
+        score.matches += 1
+        tip = tips.get(slug)
+        if tip is None:
+            continue
+        score.tips_by_tendency[tendency_of(tip.home, tip.away).value] += 1
+        score.tendency_hits += tendency_of(tip.home, tip.away) == tendency_of(*result)
+        score.exact_hits += (tip.home, tip.away) == result
+        score.quota_points += score_prediction(tip.home, tip.away, *result, quotas).total
+        score.kicktipp_points += kicktipp_points((tip.home, tip.away), result)
+
+
 def evaluate(
     *,
     league: str,
@@ -135,42 +209,21 @@ def evaluate(
     predictor_factory: PredictorFactory = _registry_factory,
     history_days: int = HISTORY_DAYS,
 ) -> EvaluationReport:
-    """Predict every finished match of the season in kickoff order and score the tips."""
-    try:
-        folder = parse_season_label(season)
-        target = load_season(league, folder)
-        warm_up = [s for s in SEASONS if s < folder]
-        previous = [load_season(league, s) for s in warm_up]
-    except ValueError as exc:
-        raise EvaluationError(str(exc)) from None
+    """Predict every finished match of the season in kickoff order and score the tips.
+
+    Steps: load the seasons, build the history, pick the matches, then per match
+    cut the history known before kickoff, ask every model, score the tips.
+    """
+    seasons = _load(league, season)
     if limit is not None and limit < 1:
         raise EvaluationError(f"limit must be a positive number of matches, got {limit}")
-
-    team_ids: dict[str, int] = {}
-
-    def team_id(name: str) -> int:
-        return team_ids.setdefault(name, len(team_ids) + 1)
-
-    finished = sorted(
-        (m for s in [*previous, target] for m in s.matches if m.home_goals is not None and m.away_goals is not None),
-        key=lambda m: (m.kickoff_time, m.home_team),
-    )
-    kickoffs = [m.kickoff_time for m in finished]
-    rows = [
-        {
-            "date": m.kickoff_time.isoformat(),
-            "home_id": team_id(m.home_team),
-            "away_id": team_id(m.away_team),
-            "home_goals": m.home_goals,
-            "away_goals": m.away_goals,
-        }
-        for m in finished
-    ]
-    to_predict = [m for m in target.matches if m.home_goals is not None and m.away_goals is not None]
+    team_ids = _TeamIds()
+    kickoffs, rows = _history(seasons, team_ids)
+    to_predict = [m for m in seasons.target.matches if m.home_goals is not None and m.away_goals is not None]
     if limit is not None:
         to_predict = to_predict[:limit]
     if not to_predict:
-        raise EvaluationError(f"{league} {folder} has no finished matches to evaluate")
+        raise EvaluationError(f"{league} {seasons.folder} has no finished matches to evaluate")
 
     predictors = {c.slug: predictor_factory(c) for c in lineup}
     scores = {c.slug: ModelScore(c.slug, c.provider, c.in_field) for c in lineup}
@@ -182,30 +235,12 @@ def evaluate(
         context = MatchContext(
             match_id=number,
             kickoff_time=match.kickoff_time,
-            competition=f"{league} {folder}",
-            home_team_id=team_id(match.home_team),
+            competition=f"{league} {seasons.folder}",
+            home_team_id=team_ids.of(match.home_team),
             home_team=match.home_team,
-            away_team_id=team_id(match.away_team),
+            away_team_id=team_ids.of(match.away_team),
             away_team=match.away_team,
             analysis={"history": rows[start:end]},
         )
-        tips: dict[str, Tip] = {}
-        for slug, predictor in predictors.items():
-            try:
-                tips[slug] = predictor.predict(context)
-            except PredictionFailed as exc:
-                scores[slug].failed += 1
-                scores[slug].first_failure = scores[slug].first_failure or str(exc)
-        quotas = calculate_quotas((t.home, t.away) for slug, t in tips.items() if slug in field_slugs)
-        result = (match.home_goals, match.away_goals)
-        for slug, score in scores.items():
-            score.matches += 1
-            tip = tips.get(slug)
-            if tip is None:
-                continue
-            score.tips_by_tendency[tendency_of(tip.home, tip.away).value] += 1
-            score.tendency_hits += tendency_of(tip.home, tip.away) == tendency_of(*result)
-            score.exact_hits += (tip.home, tip.away) == result
-            score.quota_points += score_prediction(tip.home, tip.away, *result, quotas).total
-            score.kicktipp_points += kicktipp_points((tip.home, tip.away), result)
-    return EvaluationReport(league, folder, len(to_predict), warm_up, list(scores.values()))
+        _score_match(scores, _ask_all(predictors, context, scores), (match.home_goals, match.away_goals), field_slugs)
+    return EvaluationReport(league, seasons.folder, len(to_predict), seasons.warm_up, list(scores.values()))

@@ -18,6 +18,8 @@ from predictions.services.health import record_outcomes
 logger = logging.getLogger(__name__)
 
 PredictorFactory = Callable[[PredictionModel], Predictor]
+# The prompt and model versions of today's code; rows from before versioning are 'legacy'.
+CURRENT_PROMPT_VERSION = "v1"
 
 
 class PredictionRefused(Exception):
@@ -115,14 +117,14 @@ def _insert_ignoring_conflicts(rows: list[Prediction]) -> set[int]:
     table = Prediction._meta.db_table
     columns = [
         "match_id", "model_id", "analysis_id", "predicted_home", "predicted_away", "status", "tendency_points",
-        "goal_diff_bonus", "exact_score_bonus", "total_points", "is_retroactive", "created_at",
+        "goal_diff_bonus", "exact_score_bonus", "total_points", "is_retroactive", "created_at", "prompt_version",
     ]
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     params: list = []
     for p in rows:
         params += [
             p.match_id, p.model_id, p.analysis_id, p.predicted_home, p.predicted_away, p.status, 0, 0, 0, 0,
-            p.is_retroactive, p.created_at,
+            p.is_retroactive, p.created_at, p.prompt_version,
         ]
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
@@ -131,6 +133,79 @@ def _insert_ignoring_conflicts(rows: list[Prediction]) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+def _checked_match(match_id: int, *, allow_retroactive: bool) -> tuple[Match, MatchAnalysis]:
+    """The match and its analysis, or PredictionRefused saying why it may not be predicted."""
+    try:
+        match = Match.objects.select_related("competition", "home_team", "away_team").get(pk=match_id)
+    except Match.DoesNotExist:
+        raise PredictionRefused(f"match {match_id} does not exist") from None
+    if match.is_called_off:
+        raise PredictionRefused(f"match {match_id} is {match.status}; it is never predicted")
+    if match.status != Match.Status.SCHEDULED and not allow_retroactive:
+        raise PredictionRefused(
+            f"match {match_id} is {match.status}; only scheduled matches are predicted unless allow_retroactive"
+        )
+    analysis = MatchAnalysis.objects.filter(match_id=match_id).first()
+    if analysis is None:
+        raise PredictionRefused(f"match {match_id} has no analysis; run analyze_match first")
+    if analysis.as_of > match.kickoff_time:
+        raise PredictionRefused(
+            f"match {match_id}'s analysis is as of {analysis.as_of:%Y-%m-%d %H:%M}, after its kickoff; "
+            "rebuild it with analyze_match"
+        )
+    return match, analysis
+
+
+def _active_models(match_id: int) -> list[PredictionModel]:
+    """Every active model, each annotated ``done`` when it already predicted this match."""
+    return list(
+        PredictionModel.objects.filter(is_active=True)
+        .annotate(done=Exists(Prediction.objects.filter(match_id=match_id, model_id=OuterRef("pk"))))
+        .order_by("pk")
+    )
+
+
+def _rows_and_failures(
+    match: Match, analysis: MatchAnalysis, missing: list[PredictionModel], answers: list[Tip | str],
+    result: PredictResult,
+) -> tuple[list[Prediction], dict[int, str]]:
+    """Unsaved predictions for the models that answered; the others' reasons, recorded in ``result``."""
+    now = timezone.now()
+    result.is_retroactive = now >= match.kickoff_time
+    rows, failures = [], {}
+    for model, answer in zip(missing, answers, strict=True):
+        if isinstance(answer, Tip):
+            rows.append(
+                Prediction(
+                    match_id=match.pk, model_id=model.pk, analysis_id=analysis.pk, predicted_home=answer.home,
+                    predicted_away=answer.away, status=Prediction.Status.PENDING,
+                    is_retroactive=result.is_retroactive, created_at=now, prompt_version=CURRENT_PROMPT_VERSION,
+                )
+            )
+        else:
+            failures[model.pk] = answer
+            result.outcomes[model.pk] = ModelOutcome(model.slug, "failed", answer)
+    return rows, failures
+
+
+def _save(
+    rows: list[Prediction], failures: dict[int, str], missing: list[PredictionModel], result: PredictResult,
+    *, count_failures: bool,
+) -> None:
+    """Insert the predictions, then record the models' health; fill the outcomes in ``result``."""
+    # Saved first and on their own: a failed health write never takes the predictions with it.
+    created = _insert_ignoring_conflicts(rows)
+    tripped = record_outcomes([p.model_id for p in rows], failures if count_failures else {})
+    by_id = {m.pk: m for m in missing}
+    for p in rows:
+        outcome = "created" if p.model_id in created else "skipped"
+        reason = "" if p.model_id in created else "predicted concurrently by another job"
+        result.outcomes[p.model_id] = ModelOutcome(
+            by_id[p.model_id].slug, outcome, reason, (p.predicted_home, p.predicted_away)
+        )
+    result.disabled = sorted(by_id[pk].slug for pk in tripped)
 
 
 def generate_predictions(
@@ -148,32 +223,11 @@ def generate_predictions(
     Idempotent and safe to run concurrently: the unique (match, model) constraint
     with ON CONFLICT DO NOTHING means a second or parallel run never duplicates
     and never fails on the other. A match's status is never changed here.
-    """
-    factory = predictor_factory or _default_factory
-    try:
-        match = Match.objects.select_related("competition", "home_team", "away_team").get(pk=match_id)
-    except Match.DoesNotExist:
-        raise PredictionRefused(f"match {match_id} does not exist") from None
-    if match.status in (Match.Status.CANCELLED, Match.Status.POSTPONED):
-        raise PredictionRefused(f"match {match_id} is {match.status}; it is never predicted")
-    if match.status != Match.Status.SCHEDULED and not allow_retroactive:
-        raise PredictionRefused(
-            f"match {match_id} is {match.status}; only scheduled matches are predicted unless allow_retroactive"
-        )
-    analysis = MatchAnalysis.objects.filter(match_id=match_id).first()
-    if analysis is None:
-        raise PredictionRefused(f"match {match_id} has no analysis; run analyze_match first")
-    if analysis.as_of > match.kickoff_time:
-        raise PredictionRefused(
-            f"match {match_id}'s analysis is as of {analysis.as_of:%Y-%m-%d %H:%M}, after its kickoff; "
-            "rebuild it with analyze_match"
-        )
 
-    models = list(
-        PredictionModel.objects.filter(is_active=True)
-        .annotate(done=Exists(Prediction.objects.filter(match_id=match_id, model_id=OuterRef("pk"))))
-        .order_by("pk")
-    )
+    Steps: check the match, select the models still missing, run them, save, report.
+    """
+    match, analysis = _checked_match(match_id, allow_retroactive=allow_retroactive)
+    models = _active_models(match_id)
     missing = [m for m in models if not m.done]
     result = PredictResult(match_id, is_retroactive=timezone.now() >= match.kickoff_time)
     for m in models:
@@ -181,38 +235,9 @@ def generate_predictions(
             result.outcomes[m.pk] = ModelOutcome(m.slug, "skipped", "already predicted")
     if not missing:
         return result
-
-    context = build_context(match, analysis)
-    answers = _run_all(factory, missing, context)
-
-    now = timezone.now()
-    is_retroactive = now >= match.kickoff_time
-    result.is_retroactive = is_retroactive
-    rows, failures = [], {}
-    for model, answer in zip(missing, answers, strict=True):
-        if isinstance(answer, Tip):
-            rows.append(
-                Prediction(
-                    match_id=match_id, model_id=model.pk, analysis_id=analysis.pk, predicted_home=answer.home,
-                    predicted_away=answer.away, status=Prediction.Status.PENDING, is_retroactive=is_retroactive,
-                    created_at=now,
-                )
-            )
-        else:
-            failures[model.pk] = answer
-            result.outcomes[model.pk] = ModelOutcome(model.slug, "failed", answer)
-
-    # Saved first and on their own: a failed health write never takes the predictions with it.
-    created = _insert_ignoring_conflicts(rows)
-    tripped = record_outcomes([p.model_id for p in rows], failures if count_failures else {})
-    by_id = {m.pk: m for m in missing}
-    for p in rows:
-        outcome = "created" if p.model_id in created else "skipped"
-        reason = "" if p.model_id in created else "predicted concurrently by another job"
-        result.outcomes[p.model_id] = ModelOutcome(
-            by_id[p.model_id].slug, outcome, reason, (p.predicted_home, p.predicted_away)
-        )
-    result.disabled = sorted(by_id[pk].slug for pk in tripped)
+    answers = _run_all(predictor_factory or _default_factory, missing, build_context(match, analysis))
+    rows, failures = _rows_and_failures(match, analysis, missing, answers, result)
+    _save(rows, failures, missing, result, count_failures=count_failures)
     logger.info(
         "predicted match",
         extra={"match_id": match_id, "n_created": result.created, "n_failed": result.failed},

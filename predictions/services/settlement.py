@@ -71,7 +71,7 @@ def settle_match(match_id: int) -> SettlementResult:
         predictions = list(Prediction.objects.select_for_update().filter(match_id=match_id).order_by("pk"))
         now = timezone.now()
 
-        if match.status in (Match.Status.CANCELLED, Match.Status.POSTPONED):
+        if match.is_called_off:
             changed = [p for p in predictions if _apply(p, Prediction.Status.VOID, NO_POINTS, now)]
             Prediction.objects.bulk_update(changed, _POINT_FIELDS)
             # A match scored before it was called off is no longer settled: its quotas describe nothing,

@@ -69,8 +69,10 @@ def test_other_bad_input_is_refused(args, message, lineup, finished_match, repor
 def test_dry_run_prints_the_plan_and_changes_nothing(lineup, finished_match, report_dir, capsys):
     call_command("backfill_retroactive", "--days", "7", "--dry-run")
     out = capsys.readouterr().out
-    assert f"match {finished_match.pk}" in out and "needs predict -> settle" in out
+    assert f"#{finished_match.pk} {finished_match.home_team} v {finished_match.away_team}, " in out
+    assert "needs predict -> settle" in out
     assert "finished: 1 match(es) with gaps" in out
+    assert out.rstrip().endswith("nothing was changed")
     assert not BackfillRun.objects.exists() and not Prediction.objects.exists() and not report_dir.exists()
 
 
@@ -103,19 +105,14 @@ def test_failed_item_exits_non_zero_and_names_the_match(in_process, lineup, fini
     assert Prediction.objects.filter(match=finished_match).count() == 3
 
 
-def test_async_without_redis_exits_non_zero_when_the_in_process_run_failed(in_process, lineup, finished_match,
-                                                                           report_dir, capsys):
-    """No REDIS_URL: --async has nothing to hand over, the run is over when it returns; a failure
-    must not exit 0."""
-    PredictionModelFactory(
-        slug="unreachable-llm", provider="openai_compatible",
-        config={"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_optional": True, "timeout": 1,
-                "max_retries": 0},
-    )
-    with pytest.raises(CommandError, match=r"ended failed: 1 match\(es\) failed"):
+def test_async_without_redis_is_refused_with_exit_2_and_changes_nothing(in_process, lineup, finished_match,
+                                                                        report_dir):
+    """No REDIS_URL: --async has nothing to hand over to; the README documents the refusal."""
+    with pytest.raises(CommandError, match="--async needs REDIS_URL; without it the run is in-process: drop --async"
+                       ) as excinfo:
         call_command("backfill_retroactive", "--async")
-    assert "unreachable-llm" in capsys.readouterr().out
-    assert BackfillRun.objects.get().status == BackfillRun.Status.FAILED
+    assert excinfo.value.returncode == 2
+    assert not BackfillRun.objects.exists() and not Prediction.objects.exists() and not report_dir.exists()
 
 
 def test_two_runs_in_the_same_second_write_two_reports(in_process, lineup, finished_match, report_dir):
@@ -148,9 +145,9 @@ def test_warns_when_no_worker_serves_the_backfill_queue(lineup, finished_match, 
 
 
 def test_timeout_exits_non_zero_and_leaves_the_run_going(lineup, finished_match, rq_queue, report_dir):
-    with pytest.raises(CommandError, match=r"timed out after 0\.5s") as excinfo:
+    with pytest.raises(CommandError, match=r"timed out after 0\.5s; run \d+ goes on in the background") as excinfo:
         call_command("backfill_retroactive", "--timeout", "0.5")
-    assert excinfo.value.returncode == 2
+    assert excinfo.value.returncode == 3
     run = BackfillRun.objects.get()
     assert run.status == BackfillRun.Status.RUNNING and rq_queue.count == 1
     (report,) = report_dir.glob("backfill-report-*.json")

@@ -8,6 +8,7 @@ from rq.registry import StartedJobRegistry
 
 from backfill import queueing, service
 from backfill.models import BackfillRun
+from backfill.services import waiting
 from predictions.models import Prediction
 from predictions.scoring import calculate_quotas, score_prediction
 from tests.backfill.processes import kill_worker_and_horse, run_command, start_worker, stop, wait_until
@@ -119,7 +120,7 @@ def test_a_run_waiting_on_a_killed_workers_job_recovers_it_itself(redis_conn, se
     """The command that started the run keeps waiting: it must not need a second run, nor the
     surviving workers' own clean-up (every 10 minutes), to see the dead job through."""
     settings.BACKFILL_RETRY_BASE_SECONDS = 0
-    monkeypatch.setattr(service, "RECOVER_EVERY_SECONDS", 1.0)
+    monkeypatch.setattr(waiting, "RECOVER_EVERY_SECONDS", 1.0)
     grace = {"RQ_HEARTBEAT_GRACE_SECONDS": "2", "RQ_JOB_MONITORING_INTERVAL": "1"}
     with FakeLLMServer(api_key=None, latency=0.0) as llm:
         _slow_llm_model(llm)

@@ -1,4 +1,5 @@
-"""sync_fixtures against the fake API-Football over real HTTP, on real PostgreSQL."""
+"""sync_fixtures (and sync_and_settle, which re-settles) against the fake API-Football over real HTTP, on real
+PostgreSQL."""
 
 import json
 import socket
@@ -11,7 +12,7 @@ from django.core.management import CommandError, call_command
 from matches.models import Competition, Match, Team
 from matches.services.fixture_sync import sync_fixtures
 from predictions.models import Prediction
-from predictions.services import settle_match
+from predictions.services import settle_match, sync_and_settle
 from tests.factories import PredictionFactory, PredictionModelFactory
 from tests.fakes.fake_api_football import FakeApiFootball, Fault, demo_dataset, make_fixture
 
@@ -132,7 +133,7 @@ def test_a_corrected_score_re_settles_a_settled_match(fake):
     corrected["score"]["fulltime"] = {"home": 3, "away": 2}
     fake.upsert_fixture(corrected)
 
-    result = sync_fixtures(league=39, season=2024)
+    result = sync_and_settle(league=39, season=2024)
 
     assert result.resettled == [match.pk]
     exact.refresh_from_db()
@@ -150,7 +151,7 @@ def test_an_unsettled_match_with_a_new_score_is_left_to_the_pipeline(fake):
     corrected["goals"] = {"home": 0, "away": 0}
     fake.upsert_fixture(corrected)
 
-    result = sync_fixtures(league=39, season=2024)
+    result = sync_and_settle(league=39, season=2024)
 
     assert result.resettled == []
     prediction.refresh_from_db()
@@ -258,7 +259,7 @@ def test_an_abandoned_settled_match_is_re_settled_as_void(fake):
     abandoned["fixture"]["status"] = {"long": "Match Abandoned", "short": "ABD", "elapsed": 70, "extra": None}
     fake.upsert_fixture(abandoned)
 
-    result = sync_fixtures(league=39, season=2024)
+    result = sync_and_settle(league=39, season=2024)
 
     assert result.resettled == [match.pk]
     prediction.refresh_from_db()
@@ -287,7 +288,7 @@ def test_a_newly_postponed_match_that_was_never_settled_has_its_predictions_void
     postponed["goals"] = {"home": None, "away": None}
     fake.upsert_fixture(postponed)
 
-    result = sync_fixtures(league=39, season=2024)
+    result = sync_and_settle(league=39, season=2024)
 
     assert result.resettled == [match.pk]
     prediction.refresh_from_db()
@@ -305,3 +306,53 @@ def test_two_syncs_of_a_new_season_at_once_create_everything_once(fake):
     assert sorted(r.created for r in results) == [0, 12]
     assert sorted(r.unchanged for r in results) == [0, 12]
     assert Match.objects.count() == 12 and Competition.objects.count() == 1
+
+
+def test_the_sync_alone_reports_changed_results_and_settles_nothing(fake):
+    """matches never imports predictions: re-settling is the caller's job, one layer up."""
+    run("--league", "39", "--season", "2024")
+    match = Match.objects.get(external_id=1_100_001)  # 3-0
+    exact = PredictionFactory(match=match, model=PredictionModelFactory(), predicted_home=3, predicted_away=0)
+    settle_match(match.pk)
+    exact.refresh_from_db()
+    points_before = exact.total_points
+    corrected = fake.fixture(1_100_001)
+    corrected["goals"] = {"home": 3, "away": 2}
+    corrected["score"]["fulltime"] = {"home": 3, "away": 2}
+    fake.upsert_fixture(corrected)
+
+    result = sync_fixtures(league=39, season=2024)
+
+    assert (result.result_changed, result.resettled) == ([match.pk], [])
+    exact.refresh_from_db()
+    assert exact.total_points == points_before
+
+
+def test_points_never_disagree_with_the_stored_result_when_re_settling_fails(fake):
+    """A re-settlement that fails rolls the new score back with it: the old score and its points stay."""
+    from django.db import connection
+
+    run("--league", "39", "--season", "2024")
+    match = Match.objects.get(external_id=1_100_001)  # 3-0
+    exact = PredictionFactory(match=match, model=PredictionModelFactory(), predicted_home=3, predicted_away=0)
+    settle_match(match.pk)
+    exact.refresh_from_db()
+    points_before = exact.total_points
+    corrected = fake.fixture(1_100_001)
+    corrected["goals"] = {"home": 3, "away": 2}
+    corrected["score"]["fulltime"] = {"home": 3, "away": 2}
+    fake.upsert_fixture(corrected)
+    with connection.cursor() as cursor:  # the database itself refuses to re-score the prediction
+        cursor.execute(
+            "CREATE FUNCTION refuse_rescore() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ "
+            "LANGUAGE plpgsql; CREATE TRIGGER refuse_rescore BEFORE UPDATE ON predictions_prediction "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_rescore()"
+        )
+
+    with pytest.raises(Exception, match="refused"):
+        sync_and_settle(league=39, season=2024)
+
+    match.refresh_from_db()
+    exact.refresh_from_db()
+    assert (match.home_score, match.away_score) == (3, 0)
+    assert exact.total_points == points_before and exact.exact_score_bonus > 0

@@ -1,4 +1,4 @@
-"""Upsert one league season of fixtures from API-Football (thin: parse, call the service, report)."""
+"""Upsert one league season of fixtures from API-Football and re-settle what changed (thin: parse, call, report)."""
 
 import json
 from datetime import date
@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from matches.api_football import ApiFootballError
-from matches.services.fixture_sync import sync_fixtures
+from predictions.services import sync_and_settle
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -48,7 +48,7 @@ class Command(BaseCommand):
             )
 
         try:
-            result = sync_fixtures(
+            result = sync_and_settle(
                 league=int(league_text), season=int(season_text), date_from=date_from, date_to=date_to
             )
         except ApiFootballError as exc:
