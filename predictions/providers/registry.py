@@ -1,7 +1,7 @@
 """Which predictor serves which ``PredictionModel.provider``."""
 
 from predictions.models import PredictionModel
-from predictions.providers.base import PredictionFailed, Predictor
+from predictions.providers.base import PredictionFailed, Predictor, versioned
 from predictions.providers.statistical import (
     DixonColesPredictor,
     EloPredictor,
@@ -21,7 +21,7 @@ def build_predictor(model: PredictionModel) -> Predictor:
     """A ready predictor for ``model``; PredictionFailed says why when its config cannot work."""
     if model.provider == PredictionModel.Provider.OPENAI_COMPATIBLE:
         # Imported here so the local models never load the HTTP client.
-        from predictions.providers.openai_compatible import OpenAICompatiblePredictor
+        from predictions.providers.llm import OpenAICompatiblePredictor
 
         return OpenAICompatiblePredictor(model)
     config = model.config if model.config is not None else {}
@@ -31,4 +31,4 @@ def build_predictor(model: PredictionModel) -> Predictor:
         factory = LOCAL_PROVIDERS[model.provider]
     except KeyError:
         raise PredictionFailed(f"model {model.slug}: unknown provider {model.provider!r}") from None
-    return factory(config)
+    return versioned(factory(config))

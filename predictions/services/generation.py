@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from matches.models import Match, MatchAnalysis
 from predictions.models import Prediction, PredictionModel
-from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip
-from predictions.services.health import record_outcomes
+from predictions.providers.base import UNVERSIONED, MatchContext, PredictionFailed, Predictor, Tip, failure_reason
+from predictions.services.health import breaker_trips, record_outcomes
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ def build_context(match: Match, analysis: MatchAnalysis) -> MatchContext:
         away_team_id=match.away_team_id,
         away_team=match.away_team.name,
         analysis=analysis.data,
+        result_rule=match.competition.result_rule,
     )
 
 
@@ -87,7 +88,7 @@ def _run_one(factory: PredictorFactory, model: PredictionModel, context: MatchCo
     try:
         return factory(model).predict(context)
     except PredictionFailed as exc:
-        return str(exc) or exc.__class__.__name__
+        return failure_reason(exc)
     except Exception as exc:  # one model's bug must not lose the others' predictions
         logger.exception("predictor crashed", extra={"match_id": context.match_id, "model": model.slug})
         return f"{exc.__class__.__name__}: {exc}"
@@ -115,14 +116,14 @@ def _insert_ignoring_conflicts(rows: list[Prediction]) -> set[int]:
     table = Prediction._meta.db_table
     columns = [
         "match_id", "model_id", "analysis_id", "predicted_home", "predicted_away", "status", "tendency_points",
-        "goal_diff_bonus", "exact_score_bonus", "total_points", "is_retroactive", "created_at",
+        "goal_diff_bonus", "exact_score_bonus", "total_points", "is_retroactive", "created_at", "prompt_version",
     ]
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     params: list = []
     for p in rows:
         params += [
             p.match_id, p.model_id, p.analysis_id, p.predicted_home, p.predicted_away, p.status, 0, 0, 0, 0,
-            p.is_retroactive, p.created_at,
+            p.is_retroactive, p.created_at, p.prompt_version,
         ]
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
@@ -195,7 +196,7 @@ def generate_predictions(
                 Prediction(
                     match_id=match_id, model_id=model.pk, analysis_id=analysis.pk, predicted_home=answer.home,
                     predicted_away=answer.away, status=Prediction.Status.PENDING, is_retroactive=is_retroactive,
-                    created_at=now,
+                    created_at=now, prompt_version=answer.version or UNVERSIONED,
                 )
             )
         else:
@@ -204,7 +205,7 @@ def generate_predictions(
 
     # Saved first and on their own: a failed health write never takes the predictions with it.
     created = _insert_ignoring_conflicts(rows)
-    tripped = record_outcomes([p.model_id for p in rows], failures if count_failures else {})
+    tripped = record_outcomes([p.model_id for p in rows], failures if count_failures else breaker_trips(failures))
     by_id = {m.pk: m for m in missing}
     for p in rows:
         outcome = "created" if p.model_id in created else "skipped"
