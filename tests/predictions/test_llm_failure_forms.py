@@ -17,6 +17,7 @@ from predictions.services import generate_predictions
 from tests.factories import LLMPredictionModelFactory, MatchAnalysisFactory, MatchFactory, utc
 from tests.fakes.fake_llm import (
     FakeLLMServer,
+    Reply,
     content_filtered,
     cut_off,
     deeply_nested,
@@ -219,6 +220,23 @@ def test_many_unclosed_objects_in_a_long_reply_fail_in_linear_time(server, setti
     server.script(REMOTE, unterminated_string(400 * 1024))
 
     _, took = fails(server, match="no JSON object")
+
+    assert took < 2
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("x { y } " * 51_200, "no JSON object"),
+        ('{"a": 1} ' * 40_960, "more than 100 JSON-like objects"),
+    ],
+    ids=["prose-braces", "object-flood"],
+)
+def test_400_kb_of_braces_or_objects_fail_within_a_small_budget(server, settings, content, reason):
+    settings.LLM_MAX_BYTES = 1024 * 1024
+    server.script(REMOTE, Reply(content=content))
+
+    _, took = fails(server, match=reason)
 
     assert took < 2
 

@@ -6,6 +6,7 @@ RecursionError or a quadratic crawl.
 """
 
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -15,10 +16,14 @@ from predictions.providers.base import PredictionFailed
 
 # Object nesting allowed in the answer text; {"home": 2, "away": 1} needs one level.
 MAX_ANSWER_NESTING = 16
+# Objects tried as JSON in one reply; a real answer has one or two, this bounds the time of a flood.
+MAX_ANSWER_OBJECTS = 100
 # finish_reason values that mean the model ended its answer itself (OpenAI, vLLM, Together, TGI, Ollama...).
 NORMAL_FINISH = frozenset({None, "", "stop", "eos", "eos_token", "stop_sequence", "end_turn"})
 CUT_OFF_FINISH = frozenset({"length", "max_tokens", "model_length"})
 # Error codes/types that name an account without credit or quota: a retry cannot refill it.
+# A JSON object opens with a key or closes at once.
+_OBJECT_START = re.compile(r'\{\s*["}]')
 ACCOUNT_CODES = frozenset(
     {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active", "insufficient_credits",
      "insufficient_balance", "payment_required"}
@@ -186,10 +191,15 @@ def json_objects(text: str) -> list[dict]:
     """Every outermost JSON object embedded in free text, in order; linear, nesting bounded."""
     decoder = json.JSONDecoder(object_pairs_hook=_object_without_repeated_scores)
     found: list[dict] = []
-    accepted_end = 0
+    accepted_end = attempts = 0
     for start, end in sorted(_brace_spans(text)):
         if start < accepted_end:
             continue  # inside an object already taken
+        if not _OBJECT_START.match(text, start):
+            continue  # "{ y }" in prose: no JSON object starts like that, skip the decoder
+        attempts += 1
+        if attempts > MAX_ANSWER_OBJECTS:
+            raise PredictionFailed(f"reply holds more than {MAX_ANSWER_OBJECTS} JSON-like objects: no single answer")
         try:
             value = decoder.decode(text[start:end])
         except ValueError:  # JSONDecodeError, or an integer too long to convert
