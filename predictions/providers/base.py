@@ -76,19 +76,10 @@ class Predictor(Protocol):
     def predict(self, context: MatchContext) -> Tip: ...
 
 
-def versioned(predictor: Predictor) -> Predictor:
-    """``predictor`` whose tips carry its class's ``version`` when they name none themselves."""
-    version = getattr(predictor, "version", "")
-    if not version:
-        return predictor
-    return _Versioned(predictor, version)
-
-
-@dataclass(frozen=True)
-class _Versioned:
-    inner: Predictor
-    version: str
-
-    def predict(self, context: MatchContext) -> Tip:
-        tip = self.inner.predict(context)
-        return tip if tip.version else replace(tip, version=self.version)
+def predict_versioned(predictor: Predictor, context: MatchContext) -> Tip:
+    """``predictor.predict(context)`` whose tip always names a version: its own, else the predictor's
+    class attribute ``version`` (the statistical adapters), else UNVERSIONED."""
+    tip = predictor.predict(context)
+    if tip.version:
+        return tip
+    return replace(tip, version=getattr(predictor, "version", "") or UNVERSIONED)

@@ -1,7 +1,7 @@
 """Which predictor serves which ``PredictionModel.provider``."""
 
 from predictions.models import PredictionModel
-from predictions.providers.base import PredictionFailed, Predictor, versioned
+from predictions.providers.base import PredictionFailed, Predictor
 from predictions.providers.statistical import (
     DixonColesPredictor,
     EloPredictor,
@@ -31,4 +31,4 @@ def build_predictor(model: PredictionModel) -> Predictor:
         factory = LOCAL_PROVIDERS[model.provider]
     except KeyError:
         raise PredictionFailed(f"model {model.slug}: unknown provider {model.provider!r}") from None
-    return versioned(factory(config))
+    return factory(config)

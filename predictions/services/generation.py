@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from matches.models import Match, MatchAnalysis
 from predictions.models import Prediction, PredictionModel
-from predictions.providers.base import UNVERSIONED, MatchContext, PredictionFailed, Predictor, Tip, failure_reason
+from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip, failure_reason, predict_versioned
 from predictions.services.health import breaker_trips, record_outcomes
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def _default_factory(model: PredictionModel) -> Predictor:
 
 def _run_one(factory: PredictorFactory, model: PredictionModel, context: MatchContext) -> Tip | str:
     try:
-        return factory(model).predict(context)
+        return predict_versioned(factory(model), context)
     except PredictionFailed as exc:
         return failure_reason(exc)
     except Exception as exc:  # one model's bug must not lose the others' predictions
@@ -196,7 +196,7 @@ def generate_predictions(
                 Prediction(
                     match_id=match_id, model_id=model.pk, analysis_id=analysis.pk, predicted_home=answer.home,
                     predicted_away=answer.away, status=Prediction.Status.PENDING, is_retroactive=is_retroactive,
-                    created_at=now, prompt_version=answer.version or UNVERSIONED,
+                    created_at=now, prompt_version=answer.version,
                 )
             )
         else:

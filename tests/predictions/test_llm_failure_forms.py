@@ -10,6 +10,8 @@ import tracemalloc
 
 import pytest
 
+import predictions.providers.registry  # noqa: F401  imported up front: scipy's import is not the call's time
+from predictions.jobs import predict_match
 from predictions.models import Prediction, PredictionModel
 from predictions.providers.base import AccountProblem, MatchContext, PredictionFailed
 from predictions.providers.llm import OpenAICompatiblePredictor
@@ -363,3 +365,20 @@ def test_a_vllm_server_error_in_the_old_shape_is_retried(server):
 
     assert (tip.home, tip.away) == (3, 3)
     assert server.count(REMOTE) == 2
+
+
+@pytest.mark.django_db
+def test_in_process_a_trickling_llm_cannot_hold_predict_match_past_its_deadline(server, settings):
+    """Called as the in-process queue calls it (no RQ job, no job timeout): the call's own deadline ends it."""
+    LLMPredictionModelFactory(slug="trickled", config=config(server, timeout=1, max_retries=0))
+    match = MatchFactory(kickoff_time=KICKOFF)
+    MatchAnalysisFactory(match=match, as_of=utc(2025, 2, 8, 9, 0))
+    server.script(REMOTE, trickling(interval=0.2, phase="body"))
+
+    started = time.monotonic()
+    outcome = predict_match(match.pk, allow_retroactive=True)
+
+    assert time.monotonic() - started < 1 + DEADLINE_SLACK + 1  # plus the job's own database work
+    assert not Prediction.objects.filter(match=match).exists()
+    assert "timed out after 1s" in outcome["models"]["trickled"]["reason"]
+    assert server.count(REMOTE) == 1
