@@ -19,6 +19,7 @@ from matches.models import Competition, Match, MatchAnalysis
 from matches.openfootball import SEASONS, load_season
 from matches.services.openfootball_import import import_season
 from predictions.models import Prediction, PredictionModel
+from predictions.providers.base import predict_versioned
 from predictions.providers.registry import build_predictor
 from predictions.services import settle_match
 from predictions.services.generation import build_context
@@ -78,9 +79,9 @@ def _predict_before_kickoff(match: Match, models: list[PredictionModel]) -> None
     context = build_context(match, analysis)
     rows = []
     for model in models:
-        tip = build_predictor(model).predict(context)
+        tip = predict_versioned(build_predictor(model), context)
         rows.append(Prediction(match=match, model=model, analysis=analysis, predicted_home=tip.home,
-                               predicted_away=tip.away, is_retroactive=False))
+                               predicted_away=tip.away, is_retroactive=False, prompt_version=tip.version))
     Prediction.objects.bulk_create(rows)
     Prediction.objects.filter(match=match).update(created_at=match.kickoff_time - timedelta(hours=2))
 

@@ -116,7 +116,11 @@ BACKFILL_TIMEOUTS = {
 # --- API-Football -----------------------------------------------------------
 API_FOOTBALL_BASE_URL = env("API_FOOTBALL_BASE_URL", default="https://v3.football.api-sports.io")
 API_FOOTBALL_KEY = env("API_FOOTBALL_KEY", default="")
+# Deadline of one whole API-Football call in seconds (connect, headers and body).
 API_FOOTBALL_TIMEOUT = env.float("API_FOOTBALL_TIMEOUT", default=15.0)
+# Largest body read, bytes: a season of one league's fixtures (380) is about 0.7 MB; 8 MB leaves room
+# for the largest pages the project asks for (a cup season, a long head-to-head) and stops a runaway body.
+API_FOOTBALL_MAX_BYTES = env.int("API_FOOTBALL_MAX_BYTES", default=8 * 1024 * 1024)
 API_FOOTBALL_REQUESTS_PER_MINUTE = env.int("API_FOOTBALL_REQUESTS_PER_MINUTE", default=300)
 API_FOOTBALL_MAX_RETRIES = env.int("API_FOOTBALL_MAX_RETRIES", default=4)
 # The per-minute budget's window in seconds (tests shorten it; the provider counts per minute).
@@ -139,7 +143,12 @@ LLM_BASE_URLS = {
     "VLLM_BASE_URL": env("VLLM_BASE_URL", default="http://127.0.0.1:8000/v1"),
     "OLLAMA_BASE_URL": env("OLLAMA_BASE_URL", default="http://127.0.0.1:11434/v1"),
 }
+# Deadline of one whole LLM call in seconds (connect, headers and body), in a worker and in-process.
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=60.0)
+# Largest reply body read, bytes; a longer one fails the prediction (a real reply is a few KB).
+LLM_MAX_BYTES = env.int("LLM_MAX_BYTES", default=256 * 1024)
+# max_tokens sent when a model's config names none: room for a reasoning model's thinking.
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=4096)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
 # Consecutive failures after which a model is deactivated (circuit breaker).
 MODEL_FAILURE_THRESHOLD = env.int("MODEL_FAILURE_THRESHOLD", default=5)

@@ -20,7 +20,7 @@ PRELOADED_MODULES = (
     "matches.api_football.client",
     "predictions.jobs",
     "predictions.providers.registry",
-    "predictions.providers.openai_compatible",
+    "predictions.providers.llm",
     "backfill.jobs",
     "backfill.callbacks",
 )

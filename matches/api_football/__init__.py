@@ -14,6 +14,7 @@ from matches.api_football.errors import (
     PlanError,
     ProviderBug,
     RateLimited,
+    ResponseTooLarge,
     ServerError,
 )
 from matches.api_football.parsing import STATUS_MAP, ParsedFixture, ParsedLeague, ParsedTeam, map_status, parse_fixture
@@ -37,6 +38,7 @@ __all__ = [
     "ProviderBug",
     "QuotaState",
     "RateLimited",
+    "ResponseTooLarge",
     "ServerError",
     "map_status",
     "parse_fixture",

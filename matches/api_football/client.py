@@ -1,10 +1,11 @@
 """HTTP client of API-Football v3: one place that knows how the service fails.
 
 Every call goes through :meth:`ApiFootballClient.get`, which waits for a slot
-of the shared per-minute budget, sends one GET with a timeout, reads the quota
-headers, and turns each of the provider's error forms into a typed exception
-(see ``errors.py``). Only transient failures are retried, here and nowhere
-else, with capped exponential backoff and jitter.
+of the shared per-minute budget, sends one GET bounded by a total deadline and
+a body cap (``matches.bounded_http``, shared with the LLM provider), reads the
+quota headers, and turns each of the provider's error forms into a typed
+exception (see ``errors.py``). Only transient failures are retried, here and
+nowhere else, with capped exponential backoff and jitter.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,7 +36,21 @@ from matches.api_football.errors import (
     PlanError,
     ProviderBug,
     RateLimited,
+    ResponseTooLarge,
     ServerError,
+)
+from matches.bounded_http import (
+    BodyTooLarge,
+    BoundedResponse,
+    CallFailed,
+    CallTimedOut,
+    JsonTooDeep,
+    backoff_delay,
+    bounded_call,
+    bounded_session,
+    loads_bounded,
+    redact,
+    retry_after_seconds,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,6 +58,9 @@ logger = logging.getLogger(__name__)
 KEY_HEADER = "x-apisports-key"
 # Endpoints that do not count against the daily quota.
 FREE_ENDPOINTS = frozenset({"status"})
+# A real fixture object nests 4 levels deep; the envelope adds 2.
+MAX_JSON_DEPTH = 32
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
 @dataclass(frozen=True)
 class QuotaState:
@@ -141,14 +158,6 @@ def classify_errors(errors: Any) -> tuple[type[ApiFootballError], str]:
     return BadRequest, "; ".join(f"{key}: {message}" if key else message for key, message in items)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None
-
-
 class ApiFootballClient:
     """API-Football over one ``requests.Session``; the key travels only in the ``x-apisports-key`` header."""
 
@@ -158,6 +167,7 @@ class ApiFootballClient:
         base_url: str,
         api_key: str,
         timeout: float = 15.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         requests_per_minute: int = 300,
         window_seconds: int = 60,
         max_retries: int = 4,
@@ -174,13 +184,14 @@ class ApiFootballClient:
             )
         self.base_url = base_url.rstrip("/")
         self.__api_key = api_key
-        self.timeout = timeout
+        self.timeout = timeout  # the deadline of one whole call: connect, headers and body
+        self.max_bytes = max_bytes
         self.max_retries = max(0, max_retries)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.rate_limit_pause = rate_limit_pause
         self.window_seconds = window_seconds
-        self.session = session or requests.Session()
+        self.session = bounded_session(session)
         self._sleep = sleep
         # Identifies the account without revealing the key (budget and quota state are per account).
         fingerprint = hashlib.sha256(api_key.encode()).hexdigest()[:12]
@@ -203,6 +214,7 @@ class ApiFootballClient:
             "base_url": settings.API_FOOTBALL_BASE_URL,
             "api_key": settings.API_FOOTBALL_KEY,
             "timeout": settings.API_FOOTBALL_TIMEOUT,
+            "max_bytes": getattr(settings, "API_FOOTBALL_MAX_BYTES", DEFAULT_MAX_BYTES),
             "requests_per_minute": settings.API_FOOTBALL_REQUESTS_PER_MINUTE,
             "window_seconds": getattr(settings, "API_FOOTBALL_RATE_WINDOW_SECONDS", 60),
             "max_retries": settings.API_FOOTBALL_MAX_RETRIES,
@@ -290,11 +302,14 @@ class ApiFootballClient:
 
     def _backoff(self, attempt: int, exc: ApiFootballError) -> float:
         """Capped exponential backoff with equal jitter; per-minute limits wait at least ``rate_limit_pause``."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
-        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-        if isinstance(exc, RateLimited):
-            delay = max(delay, self.rate_limit_pause, exc.retry_after or 0.0)
-        return min(delay, self.backoff_cap)
+        rate_limited = isinstance(exc, RateLimited)
+        return backoff_delay(
+            attempt,
+            base=self.backoff_base,
+            cap=self.backoff_cap,
+            retry_after=exc.retry_after if rate_limited else None,
+            floor=self.rate_limit_pause if rate_limited else 0.0,
+        )
 
     def _send_once(self, path: str, query: dict[str, str]) -> dict:
         counts = path not in FREE_ENDPOINTS
@@ -304,13 +319,16 @@ class ApiFootballClient:
         self.budget.acquire()
         started = time.monotonic()
         try:
-            response = self.session.get(
-                f"{self.base_url}/{path}", params=query, headers={KEY_HEADER: self.__api_key}, timeout=self.timeout
+            response = bounded_call(
+                self.session, "GET", f"{self.base_url}/{path}", params=query, headers={KEY_HEADER: self.__api_key},
+                deadline=self.timeout, max_bytes=self.max_bytes, connect_timeout=min(self.timeout, 10.0),
             )
-        except requests.Timeout:
-            raise ApiTimeout(f"GET /{path} got no answer within {self.timeout}s", endpoint=path) from None
-        except requests.RequestException as exc:
-            raise ApiConnectionError(self._redact(f"GET /{path} failed: {type(exc).__name__}"), endpoint=path) from None
+        except CallTimedOut:
+            raise ApiTimeout(f"GET /{path} got no complete answer within {self.timeout}s", endpoint=path) from None
+        except BodyTooLarge as exc:
+            raise ResponseTooLarge(f"GET /{path}: {exc} (API_FOOTBALL_MAX_BYTES)", endpoint=path) from None
+        except CallFailed as exc:
+            raise ApiConnectionError(self._redact(f"GET /{path} failed: {exc}"), endpoint=path) from None
         logger.debug(
             "API-Football GET /%s %s",
             path,
@@ -369,18 +387,20 @@ class ApiFootballClient:
     # --- parsing ---------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.__api_key, "<redacted>") if self.__api_key else text
+        return redact(text, self.__api_key)
 
     def _error(
         self, cls: type[ApiFootballError], message: str, path: str, status: int, **kwargs: Any
     ) -> ApiFootballError:
         return cls(self._redact(message), endpoint=path, status_code=status, **kwargs)
 
-    def _parse(self, path: str, response: requests.Response) -> dict:
+    def _parse(self, path: str, response: BoundedResponse) -> dict:
         status = response.status_code
-        retry_after = _retry_after(response.headers)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         try:
-            body: Any = response.json() if response.content else None
+            body: Any = loads_bounded(response.content, max_depth=MAX_JSON_DEPTH) if response.content else None
+        except JsonTooDeep as exc:
+            raise self._error(MalformedResponse, f"GET /{path}: {exc}", path, status) from None
         except ValueError:
             body = ...  # not JSON
         errors = body.get("errors") if isinstance(body, dict) else None

@@ -88,6 +88,10 @@ class MalformedResponse(ApiFootballError):
     """A body that is not JSON or not the envelope, or a field we cannot read."""
 
 
+class ResponseTooLarge(ApiFootballError):
+    """The body is larger than ``API_FOOTBALL_MAX_BYTES``; reading stopped at the cap (not retried)."""
+
+
 class BudgetUnavailable(ApiFootballError):
     """The shared per-minute budget (in Redis) cannot be read: nothing was sent, so the budget still holds."""
 
@@ -105,5 +109,6 @@ __all__ = [
     "PlanError",
     "ProviderBug",
     "RateLimited",
+    "ResponseTooLarge",
     "ServerError",
 ]

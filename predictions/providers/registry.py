@@ -21,7 +21,7 @@ def build_predictor(model: PredictionModel) -> Predictor:
     """A ready predictor for ``model``; PredictionFailed says why when its config cannot work."""
     if model.provider == PredictionModel.Provider.OPENAI_COMPATIBLE:
         # Imported here so the local models never load the HTTP client.
-        from predictions.providers.openai_compatible import OpenAICompatiblePredictor
+        from predictions.providers.llm import OpenAICompatiblePredictor
 
         return OpenAICompatiblePredictor(model)
     config = model.config if model.config is not None else {}

@@ -12,14 +12,13 @@ from django.utils import timezone
 
 from matches.models import Match, MatchAnalysis
 from predictions.models import Prediction, PredictionModel
-from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip
-from predictions.services.health import record_outcomes
+from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip, failure_reason, predict_versioned
+from predictions.services.health import breaker_trips, record_outcomes
 
 logger = logging.getLogger(__name__)
 
 PredictorFactory = Callable[[PredictionModel], Predictor]
 # The prompt and model versions of today's code; rows from before versioning are 'legacy'.
-CURRENT_PROMPT_VERSION = "v1"
 
 
 class PredictionRefused(Exception):
@@ -76,6 +75,7 @@ def build_context(match: Match, analysis: MatchAnalysis) -> MatchContext:
         away_team_id=match.away_team_id,
         away_team=match.away_team.name,
         analysis=analysis.data,
+        result_rule=match.competition.result_rule,
     )
 
 
@@ -87,9 +87,9 @@ def _default_factory(model: PredictionModel) -> Predictor:
 
 def _run_one(factory: PredictorFactory, model: PredictionModel, context: MatchContext) -> Tip | str:
     try:
-        return factory(model).predict(context)
+        return predict_versioned(factory(model), context)
     except PredictionFailed as exc:
-        return str(exc) or exc.__class__.__name__
+        return failure_reason(exc)
     except Exception as exc:  # one model's bug must not lose the others' predictions
         logger.exception("predictor crashed", extra={"match_id": context.match_id, "model": model.slug})
         return f"{exc.__class__.__name__}: {exc}"
@@ -181,7 +181,7 @@ def _rows_and_failures(
                 Prediction(
                     match_id=match.pk, model_id=model.pk, analysis_id=analysis.pk, predicted_home=answer.home,
                     predicted_away=answer.away, status=Prediction.Status.PENDING,
-                    is_retroactive=result.is_retroactive, created_at=now, prompt_version=CURRENT_PROMPT_VERSION,
+                    is_retroactive=result.is_retroactive, created_at=now, prompt_version=answer.version,
                 )
             )
         else:
@@ -197,7 +197,7 @@ def _save(
     """Insert the predictions, then record the models' health; fill the outcomes in ``result``."""
     # Saved first and on their own: a failed health write never takes the predictions with it.
     created = _insert_ignoring_conflicts(rows)
-    tripped = record_outcomes([p.model_id for p in rows], failures if count_failures else {})
+    tripped = record_outcomes([p.model_id for p in rows], failures if count_failures else breaker_trips(failures))
     by_id = {m.pk: m for m in missing}
     for p in rows:
         outcome = "created" if p.model_id in created else "skipped"

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from predictions.models import PredictionModel
@@ -52,20 +52,31 @@ def record_failures(reasons: Mapping[int, str]) -> set[int]:
         last_error=Case(*(When(pk=pk, then=Value(reason[:2000])) for pk, reason in reasons.items())),
         updated_at=now,
     )
-    to_trip = PredictionModel.objects.filter(pk__in=list(reasons), is_active=True, consecutive_failures__gte=threshold)
+    # An account without credit or quota fails every call until someone pays: switch it off at once.
+    at_once = breaker_trips(reasons)
+    to_trip = PredictionModel.objects.filter(
+        Q(consecutive_failures__gte=threshold) | Q(pk__in=list(at_once)), pk__in=list(reasons), is_active=True
+    )
     tripped = set(to_trip.values_list("pk", flat=True))
     if tripped:
         PredictionModel.objects.filter(pk__in=tripped).update(
             is_active=False,
             disabled_at=now,
             inactive_reason=Case(
-                *(When(pk=pk, then=Value(_breaker_reason(threshold, reasons[pk]))) for pk in tripped)
+                *(When(pk=pk, then=Value(_breaker_reason(threshold, reasons[pk], pk in at_once))) for pk in tripped)
             ),
         )
     return tripped
 
 
-def _breaker_reason(threshold: int, last_error: str) -> str:
+def breaker_trips(reasons: Mapping[int, str]) -> dict[int, str]:
+    """The failures that trip the breaker at once (an account problem), whatever the count."""
+    return {pk: reason for pk, reason in reasons.items() if getattr(reason, "trips_breaker", False)}
+
+
+def _breaker_reason(threshold: int, last_error: str, at_once: bool = False) -> str:
+    if at_once:
+        return f"circuit breaker: account problem, switched off at once; {last_error[:300]}"
     return f"circuit breaker: {threshold} consecutive failures; last: {last_error[:300]}"
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tests.fakes.server import BackgroundServer
+from tests.fakes.server import BackgroundServer, huge_body, trickle
 
 DEFAULT_KEY = "fake-api-football-key"
 
@@ -91,6 +91,9 @@ class Fault:
     passthrough: bool = False
     counts: bool = True
     name: str = "fault"
+    hostile: str = ""  # "trickle-headers", "trickle-body", "huge" or "huge-undeclared"
+    interval: float = 0.5
+    size: int = 0
 
     @classmethod
     def envelope_error(cls, errors: Any, *, status: int = 200, name: str = "", counts: bool = True) -> Fault:
@@ -164,6 +167,22 @@ class Fault:
     @classmethod
     def malformed(cls, body: bytes = b'{"get": "fixtures", "parameters": {"league": "39"}, "respo') -> Fault:
         return cls(status=200, body=body, name="malformed")
+
+    @classmethod
+    def trickle(cls, interval: float = 0.5, phase: str = "headers") -> Fault:
+        """The status line, then one byte every ``interval`` seconds, never finishing."""
+        return cls(hostile=f"trickle-{phase}", interval=interval, name="trickle")
+
+    @classmethod
+    def huge(cls, size: int = 50 * 1024 * 1024, *, declare_length: bool = False) -> Fault:
+        """A 50 MB body (by default), with or without a Content-Length."""
+        return cls(hostile="huge" if declare_length else "huge-undeclared", size=size, name="huge")
+
+    @classmethod
+    def deep_nesting(cls, depth: int = 100_000) -> Fault:
+        """An envelope whose ``response`` nests ``depth`` arrays deep."""
+        body = b'{"get": "fixtures", "errors": [], "response": ' + b"[" * depth + b"]" * depth + b"}"
+        return cls(status=200, body=body, name="deep")
 
 
 @dataclass(frozen=True)
@@ -349,6 +368,7 @@ class FakeApiFootball(BackgroundServer):
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._log: list[LoggedRequest] = []
         self._minute: deque[float] = deque()
+        self._stopping = threading.Event()
         self.set_fixtures(fixtures)
 
     # --- lifecycle --------------------------------------------------------------
@@ -357,6 +377,14 @@ class FakeApiFootball(BackgroundServer):
 
     def handler_class(self) -> type[_Handler]:
         return type("Handler", (_Handler,), {"owner": self})
+
+    def start(self) -> FakeApiFootball:
+        self._stopping.clear()
+        return super().start()
+
+    def stop(self) -> None:
+        self._stopping.set()  # ends trickling and huge answers
+        super().stop()
 
     @property
     def base_url(self) -> str:
@@ -438,6 +466,15 @@ class FakeApiFootball(BackgroundServer):
         with self._lock:
             queue = self._faults.get(path) or self._faults.get("*")
             fault = queue.popleft() if queue else None
+        if fault is not None and fault.hostile:
+            with self._lock:
+                self._log.append(LoggedRequest(path, params, now, 200, fault.name, key_ok))
+            if fault.hostile.startswith("trickle-"):
+                trickle(handler, interval=fault.interval, phase=fault.hostile.removeprefix("trickle-"),
+                        stopping=self._stopping)
+            else:
+                huge_body(handler, size=fault.size, declare_length=fault.hostile == "huge", stopping=self._stopping)
+            return
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
             if fault.passthrough:

@@ -5,6 +5,12 @@ exercised over real sockets with real timeouts. Each remote model gets scripted 
 (good, fenced, prose-wrapped, malformed, out of range, slow, 429, 500, an error inside a
 200), an optional fixed latency and a concurrency cap; every request is logged.
 
+Hostile and provider-specific forms (issue 12): a server that trickles, a huge body,
+a reasoning reply cut off at max_tokens, a content filter, deep nesting, a long
+unterminated reply, billing errors (OpenAI 429 ``insufficient_quota``, OpenRouter and
+Together 402), and the reply and error shapes of Ollama ``/v1``, Together, vLLM and
+LM Studio as their documentation and bug reports show them.
+
     with FakeLLMServer(api_key="k") as server:
         server.script("m", rate_limited(), good(2, 1))
         ...  # POST {server.base_url}/chat/completions
@@ -24,7 +30,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
-from tests.fakes.server import BackgroundServer
+from tests.fakes.server import BackgroundServer, huge_body, trickle
 
 OverCapacity = Literal["reject", "wait"]
 
@@ -39,6 +45,15 @@ class Reply:
     body: Any = None
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    finish_reason: str | None = "stop"
+    # Extra keys merged into the completion, its first choice and its message (provider shapes).
+    completion_extra: dict = field(default_factory=dict)
+    choice_extra: dict = field(default_factory=dict)
+    message_extra: dict = field(default_factory=dict)
+    raw: bytes | None = None  # sent verbatim as the body
+    hostile: Literal["trickle-headers", "trickle-body", "huge", "huge-undeclared"] | None = None
+    interval: float = 0.5  # trickle: seconds per byte
+    size: int = 0  # huge: bytes
 
 
 def prompt_score(prompt: str) -> tuple[int, int]:
@@ -107,6 +122,148 @@ def error_in_200(message: str = "Provider returned error", code: str | int | Non
 
 def _error_body(message: str, code: str | int | None) -> dict:
     return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+
+
+# --- hostile servers and unfinished generations (issue 12) ----------------------------
+
+
+def trickling(interval: float = 0.5, phase: Literal["headers", "body"] = "headers") -> Reply:
+    """The status line, then one byte every ``interval`` seconds, never finishing."""
+    return Reply(hostile="trickle-headers" if phase == "headers" else "trickle-body", interval=interval)
+
+
+def huge(size: int = 50 * 1024 * 1024, *, declare_length: bool = False) -> Reply:
+    """A body of ``size`` bytes (50 MB by default), with or without a Content-Length."""
+    return Reply(hostile="huge" if declare_length else "huge-undeclared", size=size)
+
+
+def truncated_reasoning(draft: tuple[int, int] = (3, 0)) -> Reply:
+    """DeepSeek-R1 style: still inside ``<think>`` when max_tokens ran out; a draft score is planted in it."""
+    home, away = draft
+    thinking = (
+        "<think>\nLet me weigh the form. The home side scored freely lately, so a first guess: "
+        f'{{"home": {home}, "away": {away}}}. But the away defence has improved, and'
+    )
+    return Reply(content=thinking, finish_reason="length")
+
+
+def unclosed_reasoning(draft: tuple[int, int] = (3, 0)) -> Reply:
+    """An unclosed ``<think>`` block even though the server says it stopped normally."""
+    return Reply(content=f'<think>maybe {{"home": {draft[0]}, "away": {draft[1]}}}, or', finish_reason="stop")
+
+
+def cut_off(content: str = '{"home": 2, "away": 1}') -> Reply:
+    """A complete-looking answer whose generation hit max_tokens: still no answer."""
+    return Reply(content=content, finish_reason="length")
+
+
+def content_filtered() -> Reply:
+    return Reply(content="", finish_reason="content_filter")
+
+
+def deeply_nested(depth: int = 100_000) -> Reply:
+    """A reply body nested ``depth`` levels deep (json's recursion would give out)."""
+    return Reply(raw=b'{"choices": ' + b"[" * depth + b"]" * depth + b"}")
+
+
+def nested_answer(depth: int = 5_000) -> Reply:
+    """An answer text nested ``depth`` objects deep."""
+    return Reply(content='{"a": ' * depth + '{"home": 1, "away": 0}' + "}" * depth)
+
+
+def unterminated(size: int = 400 * 1024) -> Reply:
+    """A long reply of ``{`` that never closes (made the old parser quadratic)."""
+    return Reply(content="{" * size)
+
+
+def unterminated_string(size: int = 400 * 1024) -> Reply:
+    """An object whose string never closes, full of ``{``: every brace was a candidate to the old parser."""
+    return Reply(content='{"home": 1, "away": "' + "{" * size)
+
+
+# --- billing and quota ------------------------------------------------------------------
+
+OPENAI_QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. For more information on "
+    "this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+
+
+def insufficient_quota() -> Reply:
+    """OpenAI: HTTP 429 whose code is ``insufficient_quota`` (not a rate limit)."""
+    return Reply(status=429, body={"error": {"message": OPENAI_QUOTA_MESSAGE, "type": "insufficient_quota",
+                                              "param": None, "code": "insufficient_quota"}})
+
+
+def openrouter_no_credits() -> Reply:
+    """OpenRouter: HTTP 402 with a numeric code and metadata."""
+    return Reply(status=402, body={"error": {
+        "code": 402, "message": "Insufficient credits. Add more using https://openrouter.ai/settings/credits",
+        "metadata": {"limit_source": "openrouter_credits"}}})
+
+
+def together_no_credits() -> Reply:
+    """Together: HTTP 402, ``type: credit_limit``, with a request id at the top."""
+    return Reply(status=402, body={"id": "o3LiXw4-62bZhn-96040daf687810ab", "error": {
+        "message": "Credit limit exceeded. Please navigate to https://api.together.xyz/settings/billing to add "
+        "credit or upgrade your plan.", "type": "credit_limit", "param": None, "code": None}})
+
+
+def together_rate_limited(retry_after: float | None = None) -> Reply:
+    """Together: a real per-minute limit, HTTP 429, although its type is also ``credit_limit``."""
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+    return Reply(status=429, headers=headers, body={"error": {
+        "message": "You have been rate limited. Your rate limit is 60 queries per minute. Please navigate to "
+        "https://api.together.xyz/settings/billing to upgrade to a paid plan.", "type": "credit_limit",
+        "param": None, "code": None}})
+
+
+# --- providers' reply and error shapes --------------------------------------------------
+
+
+def ollama(home: int = 2, away: int = 1, *, reasoning: str | None = None) -> Reply:
+    """Ollama's ``/v1/chat/completions``: ``system_fingerprint: fp_ollama``; thinking models add ``reasoning``."""
+    return Reply(
+        content=json.dumps({"home": home, "away": away}), completion_extra={"system_fingerprint": "fp_ollama"},
+        message_extra={"reasoning": reasoning} if reasoning else {},
+    )
+
+
+def ollama_model_missing(model: str = "llama3.2") -> Reply:
+    """Ollama /v1 for a model that was never pulled: HTTP 404, OpenAI-shaped error."""
+    return Reply(status=404, body={"error": {"message": f'model "{model}" not found, try pulling it first',
+                                             "type": "api_error", "param": None, "code": None}})
+
+
+def together(home: int = 2, away: int = 1) -> Reply:
+    """Together: ``finish_reason: eos``, a ``prompt`` list and choice-level ``seed`` / ``logprobs``."""
+    return Reply(content=json.dumps({"home": home, "away": away}), finish_reason="eos",
+                 completion_extra={"prompt": []}, choice_extra={"seed": 1234567, "logprobs": None})
+
+
+def vllm(home: int = 2, away: int = 1, *, reasoning_content: str | None = None) -> Reply:
+    """vLLM: ``stop_reason`` beside ``finish_reason``; a reasoning parser puts thoughts in ``reasoning_content``."""
+    return Reply(
+        content=json.dumps({"home": home, "away": away}), choice_extra={"stop_reason": None, "logprobs": None},
+        message_extra={"reasoning_content": reasoning_content, "tool_calls": []},
+    )
+
+
+def vllm_error(status: int = 400, message: str = "This model's maximum context length is 4096 tokens.") -> Reply:
+    """Older vLLM: the error object at the top level (``object: error``), code a number."""
+    return Reply(status=status, body={"object": "error", "message": message, "type": "BadRequestError",
+                                      "param": None, "code": status})
+
+
+def lmstudio(home: int = 2, away: int = 1) -> Reply:
+    """LM Studio: an OpenAI-shaped completion with ``stats`` and a ``system_fingerprint`` naming the model."""
+    return Reply(content=json.dumps({"home": home, "away": away}),
+                 completion_extra={"stats": {}, "system_fingerprint": "qwen2.5-7b-instruct"})
+
+
+def lmstudio_wrong_endpoint(path: str = "/chat/completions") -> Reply:
+    """LM Studio answers an unknown path with HTTP 200 and a string ``error`` ("Returning 200 anyway")."""
+    return Reply(status=200, body={"error": f"Unexpected endpoint or method. (POST {path})"})
 
 
 @dataclass
@@ -259,6 +416,12 @@ class FakeLLMServer(BackgroundServer):
                 state.active -= 1
                 self._lock.notify_all()
 
+        if reply.hostile is not None:
+            entry.status = 200
+            return 200, reply, reply.headers
+        if reply.raw is not None:
+            entry.status = reply.status
+            return reply.status, reply.raw, reply.headers
         if reply.status != 200 or reply.body is not None:
             body = reply.body if reply.body is not None else _error_body(f"HTTP {reply.status}", None)
             entry.status = reply.status
@@ -269,7 +432,7 @@ class FakeLLMServer(BackgroundServer):
         else:
             content = reply.content or ""
         entry.status = 200
-        return 200, _completion(model, content, prompt), reply.headers
+        return 200, _completion(model, content, prompt, reply), reply.headers
 
     def _models_listing(self) -> dict:
         with self._lock:
@@ -277,19 +440,23 @@ class FakeLLMServer(BackgroundServer):
         return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "fake"} for name in names]}
 
 
-def _completion(model: str, content: str, prompt: str) -> dict:
+def _completion(model: str, content: str, prompt: str, reply: Reply | None = None) -> dict:
+    reply = reply or Reply()
     prompt_tokens, completion_tokens = len(prompt.split()), len(content.split())
+    message = {"role": "assistant", "content": content, **reply.message_extra}
+    choice = {"index": 0, "message": message, "finish_reason": reply.finish_reason, **reply.choice_extra}
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [choice],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         },
+        **reply.completion_extra,
     }
 
 
@@ -310,7 +477,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, _error_body("Request body must be a JSON object naming a model", "invalid_request"))
             return
         status, body, headers = self.fake._complete(payload, self.headers.get("Authorization", ""))
+        if isinstance(body, Reply):
+            self._hostile(body)
+            return
         self._send(status, body, headers)
+
+    def _hostile(self, reply: Reply) -> None:
+        stopping = self.fake._stopping
+        if reply.hostile in ("trickle-headers", "trickle-body"):
+            trickle(self, interval=reply.interval, phase=reply.hostile.removeprefix("trickle-"), stopping=stopping)
+        else:
+            huge_body(self, size=reply.size, declare_length=reply.hostile == "huge", stopping=stopping)
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/v1/models", "/models"):
@@ -319,7 +496,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"Unknown path {self.path}", "code": "not_found"}})
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        if isinstance(body, bytes):
+            data = body
+        else:
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -12,6 +12,48 @@ class LocalServer(ThreadingHTTPServer):
     request_queue_size = 256
 
 
+def trickle(handler: BaseHTTPRequestHandler, *, interval: float, phase: str, stopping: threading.Event) -> None:
+    """A hostile server: the status line, then one byte per ``interval`` seconds, forever.
+
+    ``phase="headers"`` trickles an endless header line; ``phase="body"`` sends complete
+    headers (Content-Length 64 KB) and trickles the body. It stops when the client hangs up
+    or the server stops.
+    """
+    handler.close_connection = True
+    try:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        if phase == "body":
+            handler.wfile.write(b"Content-Type: application/json\r\nContent-Length: 65536\r\n\r\n{")
+        else:
+            handler.wfile.write(b"X-Padding: ")
+        handler.wfile.flush()
+        while not stopping.wait(interval):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+    except OSError:
+        pass  # the client gave up: what a deadline is for
+
+
+def huge_body(handler: BaseHTTPRequestHandler, *, size: int, declare_length: bool, stopping: threading.Event) -> None:
+    """``size`` bytes of a JSON-looking body in 64 KB writes, with or without Content-Length."""
+    handler.close_connection = True
+    chunk = b"[" + b"0," * (32 * 1024 - 1) + b"0"
+    try:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        if declare_length:
+            handler.send_header("Content-Length", str(size))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        sent = 0
+        while sent < size and not stopping.is_set():
+            handler.wfile.write(chunk[: size - sent])
+            sent += len(chunk)
+        handler.wfile.flush()
+    except OSError:
+        pass  # the client stopped reading at its cap
+
+
 class BackgroundServer:
     """start()/stop() and ``with``; subclasses give ``handler_class()`` and set host and port."""
 

@@ -147,18 +147,22 @@ class _DistributionPredictor:
 
 class DixonColesPredictor(_DistributionPredictor):
     provider = "dixon_coles"
+    version = "dixon-coles-1"  # stored as Prediction.prompt_version; bump when the model changes
     param_type = dixon_coles.DixonColesParams
     fit_function = staticmethod(dixon_coles.fit)
 
 
 class EloPredictor(_DistributionPredictor):
     provider = "elo"
+    version = "elo-1"
     param_type = elo.EloParams
     fit_function = staticmethod(elo.fit)
 
 
 class FixedScorePredictor:
     """Always the same tip (2-1 home by default): the classic tipping baseline."""
+
+    version = "fixed-score-1"
 
     def __init__(self, config: Mapping | None = None) -> None:
         config = dict(config or {})
@@ -171,6 +175,8 @@ class FixedScorePredictor:
 
 class MostFrequentPredictor:
     """The commonest scoreline of the league history before kickoff."""
+
+    version = "most-frequent-1"
 
     def __init__(self, config: Mapping | None = None) -> None:
         config = dict(config or {})
