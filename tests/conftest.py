@@ -13,3 +13,13 @@ def redis_conn():
     yield conn
     conn.flushdb()
     conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _forget_exhausted_days():
+    """The in-process exhausted-day mark is keyed by host:port; a later fake server may reuse a port."""
+    from matches.api_football import budget
+
+    budget._exhausted_days.clear()
+    yield
+    budget._exhausted_days.clear()
