@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from backfill import service
 from backfill.models import BackfillItem, BackfillRun
-from matches.admin import MatchAdmin
 from matches.models import Match
+from predictions.admin import PredictionMatchAdmin as MatchAdmin
 
 PERMISSION = "backfill.run_backfill"
 
