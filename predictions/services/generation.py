@@ -115,14 +115,14 @@ def _insert_ignoring_conflicts(rows: list[Prediction]) -> set[int]:
     table = Prediction._meta.db_table
     columns = [
         "match_id", "model_id", "analysis_id", "predicted_home", "predicted_away", "status", "tendency_points",
-        "goal_diff_bonus", "exact_score_bonus", "total_points", "is_retroactive", "created_at",
+        "goal_diff_bonus", "exact_score_bonus", "total_points", "is_retroactive", "created_at", "prompt_version",
     ]
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     params: list = []
     for p in rows:
         params += [
             p.match_id, p.model_id, p.analysis_id, p.predicted_home, p.predicted_away, p.status, 0, 0, 0, 0,
-            p.is_retroactive, p.created_at,
+            p.is_retroactive, p.created_at, p.prompt_version,
         ]
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
