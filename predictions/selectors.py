@@ -26,7 +26,8 @@ def with_prediction_coverage(matches: QuerySet[Match]) -> QuerySet[Match]:
 
     ``pre_kickoff_count``: predictions of the active models made before kickoff (the ones ranked);
     ``retro_count``: retroactive ones of the active models; ``active_count``: the gap threshold;
-    ``pending_count``: predictions not yet scored or voided; ``analysis_pk`` (None without one).
+    ``pending_count``: predictions not yet scored or voided;
+    ``analysis_pk``: its latest valid analysis (as of kickoff or earlier), None without one.
     """
     active = Q(predictions__model__is_active=True)
     return matches.annotate(
@@ -34,7 +35,10 @@ def with_prediction_coverage(matches: QuerySet[Match]) -> QuerySet[Match]:
         retro_count=Count("predictions", filter=active & Q(predictions__is_retroactive=True)),
         pending_count=Count("predictions", filter=Q(predictions__status=Prediction.Status.PENDING)),
         active_count=active_model_count_subquery(),
-        analysis_pk=Subquery(MatchAnalysis.objects.filter(match=OuterRef("pk")).values("pk")[:1]),
+        analysis_pk=Subquery(
+            MatchAnalysis.objects.filter(match=OuterRef("pk"), as_of__lte=OuterRef("kickoff_time"))
+            .order_by("-as_of", "-pk").values("pk")[:1]
+        ),
     )
 
 

@@ -1,7 +1,7 @@
 """python manage.py seed_demo: the demo world (replaces any earlier demo data)."""
 
 
-from backfill.demo import DEMO_LEAGUE, DemoRefused, seed_demo
+from backfill.demo import DEMO_LEAGUE, DemoRefused, seed_demo, seeded_matches
 from config.commands import ProjectCommand, usage_error
 from matches.openfootball import LEAGUES
 
@@ -12,10 +12,19 @@ class Command(ProjectCommand):
     def add_arguments(self, parser):
         parser.add_argument("--league", default=DEMO_LEAGUE, help=f"one of {', '.join(sorted(LEAGUES))}")
         parser.add_argument("--force", action="store_true", help="seed even if the database holds other matches")
+        parser.add_argument(
+            "--reuse", action="store_true", help="keep an earlier demo if there is one (scripts/demo does this)"
+        )
 
     def handle(self, *args, **options):
         if options["league"] not in LEAGUES:
             raise usage_error(f"--league must be one of {', '.join(sorted(LEAGUES))}, got {options['league']!r}")
+        if options["reuse"] and (seeded := seeded_matches(options["league"])):
+            self.stdout.write(
+                f"Demo data already seeded ({seeded} {options['league']} matches): reusing it, nothing was changed "
+                "(seed_demo without --reuse, or scripts/demo --fresh, seeds it again)."
+            )
+            return
         try:
             result = seed_demo(league=options["league"], force=options["force"])
         except DemoRefused as exc:
