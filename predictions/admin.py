@@ -134,7 +134,7 @@ class PredictionMatchAdmin(MatchAdmin):
     """The match list with what the benchmark has of each match, sized for a 1400 px screen."""
 
     list_display = [
-        "__str__", "competition", "kickoff_time", "status", "predictions_made", "analysis", "settled",
+        "__str__", "competition", "kickoff_time", "status", "predictions_made", "analysis_made", "settled",
         "next_due",
     ]
     list_filter = [
@@ -156,7 +156,7 @@ class PredictionMatchAdmin(MatchAdmin):
         )
 
     @admin.display(description="Analysis", ordering="analysis_pk")
-    def analysis(self, obj: Match) -> str:
+    def analysis_made(self, obj: Match) -> str:
         if obj.analysis_pk is None:
             return "-"
         url = reverse("admin:matches_matchanalysis_change", args=[obj.analysis_pk])
