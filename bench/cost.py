@@ -123,7 +123,7 @@ def _seed_gaps(gaps: int, models: int = 42) -> None:
             "'fixed_score', '{\"home\": 1, \"away\": 0}', true, '', 0, '', now(), now() "
             "FROM generate_series(1, %s) k", (models,))
         cursor.execute("INSERT INTO matches_competition (external_id, code, name, country, season, created_at, "
-                       "updated_at) VALUES (901, '', 'Memory cup', '', 2026, now(), now())")
+                       "updated_at, result_rule) VALUES (901, '', 'Memory cup', '', 2026, now(), now(), 'after_90')")
         cursor.execute("INSERT INTO matches_team (external_id, name, created_at) VALUES (1, 'A', now()), "
                        "(2, 'B', now())")
         cursor.execute(
