@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from backfill import service
 from backfill.models import RUN_BACKFILL, RUN_BACKFILL_PERMISSION, BackfillItem, BackfillRun
-from matches.admin import MatchAdmin
 from matches.models import Match
+from predictions.admin import PredictionMatchAdmin as MatchAdmin
 
 PERMISSION = RUN_BACKFILL_PERMISSION
 

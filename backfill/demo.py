@@ -58,6 +58,11 @@ def foreign_matches(league: str = DEMO_LEAGUE) -> int:
     )
 
 
+def seeded_matches(league: str = DEMO_LEAGUE) -> int:
+    """Matches an earlier demo seeded (so a second ``scripts/demo`` can reuse them)."""
+    return Match.objects.filter(competition__code=league, external_id__gt=DEMO_EXTERNAL_ID_BASE).count()
+
+
 def _wipe(code: str) -> None:
     competitions = Competition.objects.filter(code=code)
     BackfillRun.objects.filter(items__match__competition__in=competitions).distinct().delete()

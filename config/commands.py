@@ -13,11 +13,9 @@ from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-DONE = 0
-FAILURES = 1
-USAGE = 2
-TIMED_OUT = 3
-UNAVAILABLE = 4
+from config.exit_codes import DONE, FAILURES, TIMED_OUT, UNAVAILABLE, USAGE
+
+__all__ = ["DONE", "FAILURES", "TIMED_OUT", "UNAVAILABLE", "USAGE", "ProjectCommand", "unavailable", "usage_error"]
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
@@ -26,6 +24,16 @@ REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{exc.__class__.__name__}: {text[0]}" if text else exc.__class__.__name__
+
+
+def usage_error(message: str) -> CommandError:
+    """Bad arguments or input: exit 2, nothing was changed."""
+    return CommandError(message, returncode=USAGE)
+
+
+def unavailable(message: str) -> CommandError:
+    """A service (database, Redis, API) is unavailable: exit 4."""
+    return CommandError(message, returncode=UNAVAILABLE)
 
 
 def service_unavailable(exc: BaseException) -> CommandError:

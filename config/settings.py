@@ -5,14 +5,27 @@ Defaults run locally with nothing installed: SQLite in ``var/`` and, with
 environment variables.
 """
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+
+
+def _duration(text: str) -> timedelta:
+    """A lead time from the environment: a number of seconds, or a number with s, m or h."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if match is None:
+        raise ImproperlyConfigured(f"{text!r} is not a duration: use seconds, or a number with s, m or h")
+    return timedelta(seconds=float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]])
+
+
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
@@ -35,12 +48,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files with DEBUG=False too (no separate web server needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.QueueDashboardPermissionMiddleware",
+    "config.middleware.QueueDashboardUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -84,6 +100,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Without collectstatic (the embedded default, the tests) WhiteNoise finds files through the finders.
+WHITENOISE_USE_FINDERS = True
 
 # --- Queues -----------------------------------------------------------------
 # Empty REDIS_URL = the embedded default: the same job functions run
@@ -98,7 +116,14 @@ RQ_QUEUES = {
 }
 # Enqueue calls happen outside transactions and must return the job at once.
 RQ = {"COMMIT_MODE": "auto", "WORKER_CLASS": "config.worker.DjangoWorker"}
+# The dashboard stays registered (the run pages link to it); without Redis its pages explain why
+# there is nothing to show (config.middleware.QueueDashboardUnavailableMiddleware).
 RQ_SHOW_ADMIN_LINK = True
+
+# --- Live pipeline ----------------------------------------------------------
+# When the pipeline analyses and predicts a match, before its kickoff (e.g. "6h", "30m", "90s").
+ANALYSIS_LEAD = _duration(env("ANALYSIS_LEAD", default="6h"))
+PREDICTION_LEAD = _duration(env("PREDICTION_LEAD", default="30m"))
 
 # --- Backfill ---------------------------------------------------------------
 BACKFILL_DEFAULT_DAYS = env.int("BACKFILL_DEFAULT_DAYS", default=7)
@@ -166,7 +191,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "json": {"()": "config.logging.JsonFormatter"},
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"()": "config.logging.TextFormatter"},
     },
     "handlers": {
         "console": {

@@ -4,3 +4,5 @@ from django.urls import path
 urlpatterns = [
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "config.views.permission_denied"

@@ -11,7 +11,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from predictions.models import PredictionModel
-from predictions.services.lineup import switched_off_by_sync
+from predictions.services.lineup import activation_refusal
 
 
 def record_outcomes(successes: Iterable[int], failures: Mapping[int, str]) -> set[int]:
@@ -80,15 +80,21 @@ def _breaker_reason(threshold: int, last_error: str, at_once: bool = False) -> s
     return f"circuit breaker: {threshold} consecutive failures; last: {last_error[:300]}"
 
 
-def reenable_models(queryset: QuerySet[PredictionModel]) -> tuple[int, list[PredictionModel]]:
-    """Reset the breaker of the selected models; returns (re-enabled, refused).
+def reenable_models(queryset: QuerySet[PredictionModel]) -> tuple[int, list[tuple[PredictionModel, str]]]:
+    """Reset the breaker of the selected models; returns (re-enabled, [(refused model, why)]).
 
-    A model that sync_models switched off (no API key, disabled or removed in the lineup file)
-    is refused: switched on here it would raise the gap threshold and fail every match until
-    the next sync switched it off again. Its fix is the environment or the lineup file.
+    The same rule as sync_models decides who may be switched on (``activation_refusal``).
     """
-    refused = [m for m in queryset if not m.is_active and switched_off_by_sync(m)]
-    count = queryset.exclude(pk__in=[m.pk for m in refused]).update(
+    refused = [(m, why) for m in queryset if (why := activation_refusal(model=m))]
+    count = queryset.exclude(pk__in=[m.pk for m, _ in refused]).update(
         is_active=True, consecutive_failures=0, disabled_at=None, inactive_reason="", updated_at=timezone.now()
     )
     return count, refused
+
+
+def reset_breaker(model: PredictionModel) -> None:
+    """What switching a model back on means: a fresh breaker and no reason to be off (not saved here)."""
+    model.is_active = True
+    model.consecutive_failures = 0
+    model.disabled_at = None
+    model.inactive_reason = ""

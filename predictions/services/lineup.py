@@ -77,13 +77,8 @@ class LineupEntry:
         """(is_active, inactive_reason) the file and the environment call for."""
         if not self.enabled:
             return False, DISABLED_REASON
-        env_name = self.config.get("api_key_env")
-        needs_key = self.provider == PredictionModel.Provider.OPENAI_COMPATIBLE and not self.config.get(
-            "api_key_optional", False
-        )
-        if needs_key and not os.environ.get(env_name or "", "").strip():
-            return False, KEY_MISSING_REASON.format(env=env_name)
-        return True, ""
+        reason = missing_key_reason(provider=self.provider, config=self.config)
+        return (False, reason) if reason else (True, "")
 
 
 @dataclass
@@ -275,3 +270,32 @@ def _apply_state(row: PredictionModel, is_active: bool, reason: str, result: Syn
 def switched_off_by_sync(row: PredictionModel) -> bool:
     """An inactive row the sync switched off (and may switch back on)."""
     return row.disabled_at is None and row.inactive_reason.startswith(_SYNC_REASON_PREFIXES)
+
+
+def missing_key_reason(*, provider: str, config: dict) -> str:
+    """Why a model cannot run for want of its API key ("" when it has one or needs none).
+
+    The one rule behind both sync_models and re-enabling a model by hand in the admin.
+    """
+    env_name = config.get("api_key_env")
+    needs_key = provider == PredictionModel.Provider.OPENAI_COMPATIBLE and not config.get("api_key_optional", False)
+    if needs_key and not os.environ.get(env_name or "", "").strip():
+        return KEY_MISSING_REASON.format(env=env_name)
+    return ""
+
+
+def activation_refusal(*, model: PredictionModel) -> str:
+    """Why ``model`` may not be switched on by hand ("" when it may), in words an operator can act on.
+
+    A model sync_models switched off (key unset, disabled or removed in the lineup file), or one
+    whose key is unset now, would raise the gap threshold and fail every match until the next sync
+    switched it off again: its fix is the environment or the lineup file, then sync_models.
+    """
+    if not model.is_active and switched_off_by_sync(model):
+        return (
+            f"sync_models switched it off ({model.inactive_reason}). "
+            "Fix the environment or predictions/lineup.toml, then run sync_models."
+        )
+    if reason := missing_key_reason(provider=model.provider, config=model.config):
+        return f"{reason}, then run sync_models."
+    return ""

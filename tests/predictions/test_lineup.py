@@ -271,11 +271,11 @@ def test_missing_file_is_a_command_error(tmp_path):
         run("--file", str(tmp_path / "nope.toml"))
 
 
-def test_invalid_file_exits_non_zero_from_the_command_line(tmp_path, capsys):
+def test_invalid_file_exits_2_bad_usage_from_the_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         ManagementUtility(["manage.py", "sync_models", "--file", str(tmp_path / "nope.toml")]).execute()
 
-    assert exit_.value.code == 1
+    assert exit_.value.code == 2
     assert "nothing was changed" in capsys.readouterr().err
 
 

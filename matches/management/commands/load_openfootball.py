@@ -2,13 +2,14 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
+from config.commands import ProjectCommand, usage_error
 from matches.openfootball import LEAGUES, SEASONS, parse_season_label
 from matches.services.openfootball_import import import_season
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Load real results from the vendored openfootball data (CC0) as competitions, teams and matches."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,18 +25,18 @@ class Command(BaseCommand):
     def _targets(self, options: dict) -> list[tuple[str, str]]:
         league, season = options["league"], options["season"]
         if league is not None and league not in LEAGUES:
-            raise CommandError(f"unknown league {league!r}: use one of {', '.join(LEAGUES)}")
+            raise usage_error(f"unknown league {league!r}: use one of {', '.join(LEAGUES)}")
         if season is not None:
             try:
                 season = parse_season_label(season)
             except ValueError as exc:
-                raise CommandError(f"{exc}; vendored seasons: {', '.join(SEASONS)}") from exc
+                raise usage_error(f"{exc}; vendored seasons: {', '.join(SEASONS)}") from exc
             if season not in SEASONS:
-                raise CommandError(f"no vendored data for season {season}: use one of {', '.join(SEASONS)}")
+                raise usage_error(f"no vendored data for season {season}: use one of {', '.join(SEASONS)}")
         if options["all"]:
             return [(c, s) for c in LEAGUES for s in SEASONS if league in (None, c) and season in (None, s)]
         if league is None or season is None:
-            raise CommandError("give --league and --season (e.g. --league en.1 --season 2024-25), or --all")
+            raise usage_error("give --league and --season (e.g. --league en.1 --season 2024-25), or --all")
         return [(league, season)]
 
     def handle(self, *args, **options) -> None:
@@ -44,7 +45,7 @@ class Command(BaseCommand):
             try:
                 result = import_season(code, season)
             except ValueError as exc:
-                raise CommandError(str(exc)) from exc
+                raise usage_error(str(exc)) from None
             results.append(result)
             if not options["json"]:
                 if result.changed:

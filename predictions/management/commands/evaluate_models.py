@@ -2,13 +2,14 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from config.commands import ProjectCommand, usage_error
 from matches.openfootball import LEAGUES, SEASONS
 from predictions.services.evaluation import DEFAULT_LINEUP, VARIANTS, EvaluationError, EvaluationReport, evaluate
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Evaluate the local statistical models on a vendored openfootball season, each match predicted only "
         "from matches before its kickoff. Reads the vendored files; needs no database."
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         try:
             report = evaluate(league=league, season=season, limit=limit, lineup=lineup)
         except EvaluationError as exc:
-            raise CommandError(f"{exc}. Example: --league en.1 --season 2024-25") from None
+            raise usage_error(f"{exc}. Example: --league en.1 --season 2024-25") from None
         if json:
             self.stdout.write(_json_dumps(report))
         else:

@@ -2,12 +2,11 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
-
+from config.commands import ProjectCommand, usage_error
 from predictions.services.lineup import DEFAULT_LINEUP_PATH, LineupError, sync_lineup
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Upsert the prediction-model lineup from a TOML file; idempotent, writes nothing if the file is invalid."
 
     def add_arguments(self, parser) -> None:
@@ -19,7 +18,7 @@ class Command(BaseCommand):
             result = sync_lineup(options["file"])
         except LineupError as exc:
             problems = "\n".join(f"  - {error}" for error in exc.errors)
-            raise CommandError(
+            raise usage_error(
                 f"{exc.path}: invalid lineup, nothing was changed. Fix these and re-run:\n{problems}"
             ) from None
         if options["json"]:
