@@ -18,6 +18,8 @@ from predictions.services.health import record_outcomes
 logger = logging.getLogger(__name__)
 
 PredictorFactory = Callable[[PredictionModel], Predictor]
+# Every new row needs a non-empty version; a provider that names none gets this one.
+UNVERSIONED = "v1"
 
 
 class PredictionRefused(Exception):
@@ -115,14 +117,14 @@ def _insert_ignoring_conflicts(rows: list[Prediction]) -> set[int]:
     table = Prediction._meta.db_table
     columns = [
         "match_id", "model_id", "analysis_id", "predicted_home", "predicted_away", "status", "tendency_points",
-        "goal_diff_bonus", "exact_score_bonus", "total_points", "is_retroactive", "created_at",
+        "goal_diff_bonus", "exact_score_bonus", "total_points", "is_retroactive", "created_at", "prompt_version",
     ]
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     params: list = []
     for p in rows:
         params += [
             p.match_id, p.model_id, p.analysis_id, p.predicted_home, p.predicted_away, p.status, 0, 0, 0, 0,
-            p.is_retroactive, p.created_at,
+            p.is_retroactive, p.created_at, p.prompt_version,
         ]
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
@@ -160,14 +162,15 @@ def generate_predictions(
         raise PredictionRefused(
             f"match {match_id} is {match.status}; only scheduled matches are predicted unless allow_retroactive"
         )
-    analysis = MatchAnalysis.objects.filter(match_id=match_id).first()
+    if not allow_retroactive and timezone.now() >= match.kickoff_time:
+        raise PredictionRefused(f"match {match_id} has kicked off; only allow_retroactive predicts it now")
+    analysis = match.analysis  # the current version: the latest as of no later than kickoff
     if analysis is None:
+        if MatchAnalysis.objects.filter(match_id=match_id).exists():
+            raise PredictionRefused(
+                f"match {match_id}'s analyses are all as of after its kickoff; rebuild it with analyze_match"
+            )
         raise PredictionRefused(f"match {match_id} has no analysis; run analyze_match first")
-    if analysis.as_of > match.kickoff_time:
-        raise PredictionRefused(
-            f"match {match_id}'s analysis is as of {analysis.as_of:%Y-%m-%d %H:%M}, after its kickoff; "
-            "rebuild it with analyze_match"
-        )
 
     models = list(
         PredictionModel.objects.filter(is_active=True)
@@ -188,6 +191,9 @@ def generate_predictions(
     now = timezone.now()
     is_retroactive = now >= match.kickoff_time
     result.is_retroactive = is_retroactive
+    if is_retroactive and not allow_retroactive:
+        # The models answered after kickoff: a live path must not write what it could not predict in time.
+        raise PredictionRefused(f"match {match_id} kicked off while its models answered; nothing written")
     rows, failures = [], {}
     for model, answer in zip(missing, answers, strict=True):
         if isinstance(answer, Tip):
@@ -195,7 +201,7 @@ def generate_predictions(
                 Prediction(
                     match_id=match_id, model_id=model.pk, analysis_id=analysis.pk, predicted_home=answer.home,
                     predicted_away=answer.away, status=Prediction.Status.PENDING, is_retroactive=is_retroactive,
-                    created_at=now,
+                    created_at=now, prompt_version=str(answer.detail.get("prompt_version") or UNVERSIONED),
                 )
             )
         else:

@@ -42,6 +42,8 @@ def _reset_calls():
 
 
 def _analysed_match(**kwargs):
+    """Before kickoff by default: without allow_retroactive only an upcoming match is predicted."""
+    kwargs.setdefault("kickoff_time", timezone.now() + timedelta(hours=2))
     return MatchAnalysisFactory(match=MatchFactory(**kwargs)).match
 
 
@@ -147,7 +149,7 @@ def test_always_refuses_cancelled_and_postponed(status):
 def test_requires_the_analysis():
     PredictionModelFactory()
     with pytest.raises(PredictionRefused, match="no analysis"):
-        generate_predictions(MatchFactory().pk, predictor_factory=ScriptedPredictor)
+        generate_predictions(MatchFactory(kickoff_time=timezone.now() + timedelta(hours=2)).pk, predictor_factory=ScriptedPredictor)
 
 
 def test_query_count_does_not_grow_with_the_number_of_models():
