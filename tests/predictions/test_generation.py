@@ -149,7 +149,8 @@ def test_always_refuses_cancelled_and_postponed(status):
 def test_requires_the_analysis():
     PredictionModelFactory()
     with pytest.raises(PredictionRefused, match="no analysis"):
-        generate_predictions(MatchFactory(kickoff_time=timezone.now() + timedelta(hours=2)).pk, predictor_factory=ScriptedPredictor)
+        upcoming = MatchFactory(kickoff_time=timezone.now() + timedelta(hours=2))
+        generate_predictions(upcoming.pk, predictor_factory=ScriptedPredictor)
 
 
 def test_query_count_does_not_grow_with_the_number_of_models():
