@@ -8,7 +8,6 @@ the league are stored finished, with the same shift, as the history the
 analysis and the statistical models learn from.
 """
 
-import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,8 +17,8 @@ from django.db.models import Q
 from matches.models import Competition, Match, Team
 from matches.openfootball import SEASONS, OpenFootballMatch, load_season, parse_season_label
 from pipeline.models import ReplayResult
+from predictions.models import Prediction
 
-EXTERNAL_ID_BASE = 80_000_000
 # Kickoff to final whistle with half-time and stoppage; the result is known from then on.
 MATCH_LENGTH = timedelta(minutes=115)
 # The first kickoff is this far after the replay's start, so the T-6h analysis happens in the replay.
@@ -92,7 +91,6 @@ def start_replay(*, now: datetime, league: str = "en.1", season: str = SEASONS[-
     first = min(m.kickoff_time for m in day)
     shift = now + lead - first
     earlier = [s for s in SEASONS if s <= season]
-    ids = itertools.count(EXTERNAL_ID_BASE + 1)
     with transaction.atomic():
         wipe(league)
         history = [(s, m) for s in earlier for m in load_season(league, s).matches
@@ -106,7 +104,8 @@ def start_replay(*, now: datetime, league: str = "en.1", season: str = SEASONS[-
             batch_size=500,
         )
         replayed = Match.objects.bulk_create(
-            [Match(external_id=next(ids), competition=competitions[season], home_team=teams[m.home_team],
+            # No fixture id: the replay, not API-Football, is their source (and seed_demo's data stays its own).
+            [Match(competition=competitions[season], home_team=teams[m.home_team],
                    away_team=teams[m.away_team], kickoff_time=m.kickoff_time + shift, round=m.round)
              for m in day]
         )
@@ -125,3 +124,13 @@ def finished(plan: ReplayPlan) -> bool:
     open_matches = matches.exclude(status=Match.Status.FINISHED).exists()
     unsettled = matches.filter(Q(predictions__status="pending")).exists()
     return not open_matches and not unsettled
+
+
+def describe(plan: ReplayPlan) -> str:
+    """One line on how the replayed matchday went: what was predicted before kickoff and scored."""
+    preds = Prediction.objects.filter(match_id__in=plan.match_ids)
+    before = sum(p.created_at < p.match.kickoff_time and not p.is_retroactive for p in preds.select_related("match"))
+    return (f"replay of {plan.league} {plan.season} {plan.round} done: {len(plan.match_ids)} matches, "
+            f"{preds.count()} predictions ({before} made before kickoff, {preds.filter(is_retroactive=True).count()} "
+            f"retroactive), {preds.filter(status='scored').count()} scored, "
+            f"{sum(preds.values_list('total_points', flat=True))} points in all")

@@ -108,4 +108,6 @@ class Command(BaseCommand):
             self.stop.wait(every)
         if not replay.finished(plan):
             return "the replay stopped before every match was settled", 1
+        text = replay.describe(plan)
+        self.stdout.write(json.dumps({"replay": plan.as_dict(), "summary": text}) if self.json else text)
         return None if not failures else (f"{failures} tick(s) of the replay had failures (see the reports)", 1)
