@@ -97,3 +97,12 @@ def test_replay_runs_a_whole_matchday_on_a_fast_clock(in_process, lineup):
     assert final["summary"].startswith("replay of en.1 2024-25 Matchday 38 done: 10 matches, 30 predictions "
                                        "(30 made before kickoff, 0 retroactive), 30 scored")
     assert all(json.loads(line)["ok"] for line in lines[:-1])
+
+
+def test_the_admin_index_warns_when_the_pipeline_has_not_ticked_for_ten_minutes(admin_client, lineup, in_process):
+    page = admin_client.get("/admin/")
+    assert "has never run" in page.content.decode()
+    call_command("run_pipeline", "--once", stdout=StringIO())
+    assert 'id="pipeline-stale"' not in admin_client.get("/admin/").content.decode()
+    PipelineState.objects.filter(pk=1).update(ticked_at=timezone.now() - timedelta(minutes=11))
+    assert "no tick for 11 minutes" in admin_client.get("/admin/").content.decode()
