@@ -77,8 +77,10 @@ def reset() -> None:
         f"k <= {ACTIVE_MODELS}, '', 0, '', now(), now() FROM generate_series(1, {ACTIVE_MODELS + INACTIVE_MODELS}) k"
     )
     _execute(
-        "INSERT INTO matches_competition (id, external_id, code, name, country, season, created_at, updated_at) "
-        f"SELECT l * {SEASONS} + s + 1, 100 + l, '', 'Bench league ' || l, 'Benchland', {NOW.year} - s, now(), now() "
+        "INSERT INTO matches_competition (id, external_id, code, name, country, season, result_rule, created_at, "
+        "updated_at) "
+        f"SELECT l * {SEASONS} + s + 1, 100 + l, '', 'Bench league ' || l, 'Benchland', {NOW.year} - s, 'after_90', "
+        "now(), now() "
         f"FROM generate_series(0, {LEAGUES - 1}) l, generate_series(0, {SEASONS - 1}) s"
     )
     _execute(
@@ -140,10 +142,10 @@ def grow_to(predictions: int) -> dict:
         _execute(
             "INSERT INTO predictions_prediction (predicted_home, predicted_away, status, tendency_points, "
             "goal_diff_bonus, exact_score_bonus, total_points, is_retroactive, created_at, scored_at, analysis_id, "
-            "match_id, model_id) "
+            "match_id, model_id, prompt_version) "
             "SELECT mod(m.id + k, 4), mod(m.id * k, 3), "
             f"CASE WHEN m.status = 'finished' AND mod({_R}, 40) <> 1 THEN 'scored' ELSE 'pending' END, "
-            "0, 0, 0, 0, false, m.kickoff_time - interval '1 hour', NULL, NULL, m.id, k "
+            "0, 0, 0, 0, false, m.kickoff_time - interval '1 hour', NULL, NULL, m.id, k, 'v1' "
             f"FROM matches_match m CROSS JOIN generate_series(1, {ACTIVE_MODELS + 1}) k "
             f"WHERE m.id BETWEEN %s AND %s "
             f"AND (k <= {_N_PREDICTIONS} OR (k = {ACTIVE_MODELS + 1} AND mod(m.id, 2) = 0)) "

@@ -39,3 +39,26 @@ def test_a_live_job_in_flight_is_not_enqueued_twice(lineup, default_queue):
     assert [e["state"] for e in first.predicted] == ["enqueued"]
     assert [e["state"] for e in second.predicted] == ["in_flight"]
     assert default_queue.job_ids == [f"analyze-{match.pk}"]  # predict waits deferred on its analysis
+
+
+def test_cron_enqueues_the_tick_every_minute_on_the_live_queue(redis_conn):
+    import sys
+
+    from django_rq.cron import DjangoCronScheduler
+
+    from pipeline.jobs import scheduled_tick
+
+    sys.modules.pop("config.cron", None)
+    scheduler = DjangoCronScheduler()
+    scheduler.load_config_from_file("config.cron")
+    (job,) = [j for j in scheduler.get_jobs() if j.func is scheduled_tick]
+    assert job.queue_name == "default" and job.cron == "* * * * *"
+
+
+def test_the_scheduled_tick_runs_one_tick_at_the_real_time(lineup, settings):
+    from pipeline.jobs import scheduled_tick
+
+    settings.REDIS_URL = ""
+    match = MatchFactory(kickoff_time=timezone.now() + timedelta(minutes=5))
+    report = scheduled_tick()
+    assert report["ok"] and [e["match_id"] for e in report["predicted"]] == [match.pk]
