@@ -19,8 +19,12 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 class MatchAnalysisInline(admin.StackedInline):
+    """Every version, newest first; read-only (a version a prediction references is never changed)."""
+
     model = MatchAnalysis
     extra = 0
+    max_num = 0
+    ordering = ["-as_of", "-pk"]
     readonly_fields = ["as_of", "data", "created_at"]
     can_delete = False
 
@@ -64,3 +68,7 @@ class MatchAnalysisAdmin(admin.ModelAdmin):
     search_fields = ["match__home_team__name", "match__away_team__name"]
     raw_id_fields = ["match"]
     list_select_related = ["match__home_team", "match__away_team"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Analysis lineage: a version is never edited; newer facts make a new version.
+        return False
