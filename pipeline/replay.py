@@ -23,6 +23,8 @@ from predictions.models import Prediction
 MATCH_LENGTH = timedelta(minutes=115)
 # The first kickoff is this far after the replay's start, so the T-6h analysis happens in the replay.
 DEFAULT_LEAD = timedelta(hours=6, minutes=30)
+# Replayed time after the last match's end within which its jobs must have settled it.
+GRACE = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
