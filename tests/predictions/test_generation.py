@@ -197,3 +197,19 @@ def test_refuses_an_analysis_made_as_of_after_kickoff():
     with pytest.raises(PredictionRefused, match="after its kickoff"):
         generate_predictions(match.pk, allow_retroactive=True, predictor_factory=ScriptedPredictor)
     assert not Prediction.objects.exists()
+
+
+def test_without_allow_retroactive_a_match_past_kickoff_is_refused_and_keeps_its_status():
+    PredictionModelFactory()
+    match = _analysed_match(kickoff_time=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(PredictionRefused, match="has kicked off"):
+        generate_predictions(match.pk, predictor_factory=ScriptedPredictor)
+    assert not Prediction.objects.exists() and ScriptedPredictor.calls == []
+
+
+def test_answers_that_arrive_after_kickoff_are_not_written_by_a_live_prediction():
+    PredictionModelFactory()
+    match = _analysed_match(kickoff_time=timezone.now() + timedelta(milliseconds=300))
+    with pytest.raises(PredictionRefused, match="kicked off while its models answered"):
+        generate_predictions(match.pk, predictor_factory=lambda m: ScriptedPredictor(m, delay=0.6))
+    assert not Prediction.objects.exists()
