@@ -57,10 +57,17 @@ def pick_round(matches: tuple[OpenFootballMatch, ...]) -> str:
     return min((max(k) - min(k), name) for name, k in rounds.items() if len(k) == full)[1]
 
 
+def team_name(name: str) -> str:
+    """Replayed teams are teams of their own: the real club's matches (e.g. a loaded season with this very
+    fixture's result, dated before the shifted kickoff) must never become a replayed match's history."""
+    return f"{name} (replay)"
+
+
 def _teams(names: set[str]) -> dict[str, Team]:
-    found = {t.name: t for t in Team.objects.filter(name__in=names).order_by("pk")}
+    wanted = {team_name(n): n for n in names}
+    found = {wanted[t.name]: t for t in Team.objects.filter(name__in=wanted).order_by("pk")}
     for name in sorted(names - found.keys()):
-        found[name] = Team.objects.create(name=name)
+        found[name] = Team.objects.create(name=team_name(name))
     return found
 
 

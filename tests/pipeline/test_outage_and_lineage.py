@@ -107,3 +107,23 @@ def test_the_embedded_default_replays_a_matchday_without_an_api_key(in_process, 
     assert preds.count() == 20 and not preds.filter(is_retroactive=True).exists()
     assert set(preds.values_list("status", flat=True)) == {"scored"}
     assert all(p.created_at < p.match.kickoff_time for p in preds.select_related("match"))
+
+
+def test_a_replayed_match_never_learns_from_the_real_clubs_matches(in_process, db):
+    from django.utils import timezone
+
+    from matches.services.analysis import ensure_analysis
+    from matches.services.openfootball_import import import_season
+    from pipeline import replay
+
+    def facts_of_a_replayed_match() -> dict:
+        plan = replay.start_replay(now=timezone.now(), league="en.1", season="2024-25", round="Matchday 38")
+        analysis, _ = ensure_analysis(match_id=plan.match_ids[0])
+        return analysis.data["sources"]
+
+    alone = facts_of_a_replayed_match()
+    # The real season, this matchday's results included, dated long before the shifted kickoff.
+    import_season("en.1", "2024-25")
+    assert facts_of_a_replayed_match() == alone
+    assert Match.objects.get(pk=replay.start_replay(now=timezone.now(), round="Matchday 38").match_ids[0]
+                             ).home_team.name.endswith("(replay)")
