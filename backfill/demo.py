@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from backfill.models import BackfillRun
 from matches.jobs import analyze_match
-from matches.models import Competition, Match, MatchAnalysis
+from matches.models import Competition, Match
 from matches.openfootball import SEASONS, load_season
 from matches.services.openfootball_import import import_season
 from predictions.models import Prediction, PredictionModel
@@ -80,7 +80,7 @@ def _activate_local_lineup() -> list[str]:
 
 def _predict_before_kickoff(match: Match, models: list[PredictionModel]) -> None:
     """What the live pipeline would have stored before kickoff, for the models that 'succeeded'."""
-    analysis = MatchAnalysis.objects.get(match=match)
+    analysis = match.analysis
     context = build_context(match, analysis)
     rows = []
     for model in models:

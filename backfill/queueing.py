@@ -25,6 +25,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from backfill.errors import ServiceUnavailable
 from backfill.models import BackfillItem
+from predictions import inflight
 from predictions.jobs import RETRIES_FAILED_MODELS
 
 logger = logging.getLogger(__name__)
@@ -188,7 +189,11 @@ def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOu
     conn = queue.connection
     ids = chain_job_ids(match_id)
     order = Stage.ORDER.index
-    with conn.lock(f"backfill:chain-lock:{match_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
+    with conn.lock(inflight.chain_lock_key(match_id), timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
+        if live := inflight.live_jobs_pending(conn, match_id):
+            # The live pipeline is on this match (same lock, see predictions.inflight): leave it to it.
+            logger.info("live pipeline jobs in flight", extra={"match_id": match_id, "job_ids": list(live.values())})
+            return ChainOutcome(match_id, "in_flight", live, tuple(s for s in stages if s not in live))
         jobs = dict(zip(ids, Job.fetch_many(list(ids.values()), connection=conn, serializer=queue.serializer),
                         strict=True))
         live, orphans = {}, set()

@@ -112,9 +112,9 @@ def gap_queryset(days: int, now: datetime | None = None, match_ids: Iterable[int
         .annotate(
             prediction_count=Count("predictions", filter=Q(predictions__model__is_active=True), distinct=True),
             active_count=active_model_count_subquery(),
-            # An analysis as of another instant than the (moved) kickoff must be rebuilt.
+            # Any version as of no later than kickoff is valid (analysis lineage).
             has_analysis=Exists(
-                MatchAnalysis.objects.filter(match_id=OuterRef("pk"), as_of=OuterRef("kickoff_time"))
+                MatchAnalysis.objects.filter(match_id=OuterRef("pk"), as_of__lte=OuterRef("kickoff_time"))
             ),
             has_unsettled=unsettled,
             missing_ids=missing_ids,

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "matches",
     "predictions",
     "backfill",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
@@ -138,6 +139,42 @@ BACKFILL_TIMEOUTS = {
     "settle": env.int("BACKFILL_SETTLE_TIMEOUT", default=120),
 }
 
+# --- Live pipeline ------------------------------------------------------------
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _duration(name: str, default: str) -> timedelta:
+    """A duration from the environment: ``90`` (seconds), ``90s``, ``30m``, ``3h`` or ``7d``."""
+    text = env(name, default=default).strip().lower()
+    found = re.fullmatch(r"(\d+)\s*([smhd]?)", text)
+    if not found:
+        raise environ.ImproperlyConfigured(f"{name}={text!r} is not a duration such as 90s, 30m, 3h or 7d")
+    return timedelta(**{_UNITS[found.group(2) or "s"]: int(found.group(1))})
+
+
+FIXTURE_SYNC_EVERY = _duration("FIXTURE_SYNC_EVERY", "3h")
+FIXTURE_HORIZON = _duration("FIXTURE_HORIZON", "7d")
+ANALYSIS_LEAD = _duration("ANALYSIS_LEAD", "6h")
+PREDICTION_LEAD = _duration("PREDICTION_LEAD", "30m")
+LIVE_POLL_EVERY = _duration("LIVE_POLL_EVERY", "60s")
+STUCK_AFTER = _duration("STUCK_AFTER", "3h")
+# How often matches stuck past STUCK_AFTER are rechecked by id, and how far back they are chased.
+STUCK_RECHECK_EVERY = _duration("STUCK_RECHECK_EVERY", "15m")
+STUCK_GIVE_UP_AFTER = _duration("STUCK_GIVE_UP_AFTER", "3d")
+# No tick for this long: the admin index warns that the pipeline is stale.
+PIPELINE_STALE_AFTER = _duration("PIPELINE_STALE_AFTER", "10m")
+# API-Football competitions the fixture sync covers, as league:season (e.g. 39:2025,78:2025);
+# empty: every synced competition (one with an API-Football id) at its latest season.
+PIPELINE_COMPETITIONS = env.list("PIPELINE_COMPETITIONS", default=[])
+# Seconds between ticks of ``run_pipeline`` (cron runs one a minute).
+PIPELINE_LOOP_SECONDS = env.float("PIPELINE_LOOP_SECONDS", default=60.0)
+# The live jobs' timeouts on queue "default" (seconds).
+PIPELINE_TIMEOUTS = {
+    "analyze": env.int("PIPELINE_ANALYZE_TIMEOUT", default=300),
+    "predict": env.int("PIPELINE_PREDICT_TIMEOUT", default=900),
+    "settle": env.int("PIPELINE_SETTLE_TIMEOUT", default=120),
+}
+
 # --- API-Football -----------------------------------------------------------
 API_FOOTBALL_BASE_URL = env("API_FOOTBALL_BASE_URL", default="https://v3.football.api-sports.io")
 API_FOOTBALL_KEY = env("API_FOOTBALL_KEY", default="")
@@ -203,6 +240,7 @@ LOGGING = {
         "matches": {"handlers": ["console"], "level": LOG_LEVEL},
         "predictions": {"handlers": ["console"], "level": LOG_LEVEL},
         "backfill": {"handlers": ["console"], "level": LOG_LEVEL},
+        "pipeline": {"handlers": ["console"], "level": LOG_LEVEL},
         # RQ's worker and scheduler lines too, so LOG_FORMAT=json holds for a whole worker's output
         # (with a handler here, RQ does not install its own plain-text one).
         "rq": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

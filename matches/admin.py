@@ -19,8 +19,12 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 class MatchAnalysisInline(admin.StackedInline):
+    """Every version, newest first; read-only (a version a prediction references is never changed)."""
+
     model = MatchAnalysis
     extra = 0
+    max_num = 0
+    ordering = ["-as_of", "-pk"]
     readonly_fields = ["as_of", "data", "created_at"]
     can_delete = False
 
@@ -60,3 +64,7 @@ class MatchAnalysisAdmin(admin.ModelAdmin):
     def match_link(self, obj: MatchAnalysis) -> str:
         url = reverse("admin:matches_match_change", args=[obj.match_id])
         return format_html('<a class="match-link" href="{}">{}</a>', url, obj.match)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Analysis lineage: a version is never edited; newer facts make a new version.
+        return False

@@ -143,17 +143,27 @@ class Match(models.Model):
         """Cancelled or postponed: its predictions are void, and it is never analysed or predicted."""
         return self.status in CALLED_OFF
 
+    @property
+    def analysis(self) -> "MatchAnalysis | None":
+        """The current analysis: the latest version as of no later than kickoff (None if there is none)."""
+        return self.analyses.filter(as_of__lte=self.kickoff_time).order_by("-as_of", "-pk").first()
+
 
 class MatchAnalysis(models.Model):
-    """The pre-match context a prediction is made from; every fact in ``data`` predates ``as_of``."""
+    """The pre-match context a prediction is made from; every fact in ``data`` predates ``as_of``.
 
-    match = models.OneToOneField(Match, on_delete=models.CASCADE, related_name="analysis")
+    Versioned: any version with ``as_of <= kickoff_time`` is valid, and a version a prediction
+    references is never changed (newer facts make a new row); ``match.analysis`` is the current one.
+    """
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="analyses")
     as_of = models.DateTimeField(help_text="The instant the context describes; never after kickoff")
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name_plural = "match analyses"
+        indexes = [models.Index(fields=["match", "as_of"], name="analysis_match_as_of_idx")]
 
     def __str__(self) -> str:
         return f"Analysis of {self.match} as of {self.as_of:%Y-%m-%d %H:%M}"

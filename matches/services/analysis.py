@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 
 from matches.api_football import ApiFootballClient
@@ -83,8 +84,11 @@ def _latest(facts: list[MatchFact]) -> str | None:
 # --- gathering facts ------------------------------------------------------------
 
 
-def _facts_from_db(match: Match, scope: LeagueScope) -> Iterable[MatchFact]:
-    """One query: the league's last two years, this competition season, and every match of either team."""
+def _facts_from_db(match: Match, scope: LeagueScope, cutoff: datetime) -> Iterable[MatchFact]:
+    """One query: the league's last two years, this competition season, and every match of either team.
+
+    Only results known by ``cutoff`` (the analysis' as_of, never after kickoff) count.
+    """
     kickoff = match.kickoff_time
     teams = (match.home_team_id, match.away_team_id)
     rows = (
@@ -92,7 +96,7 @@ def _facts_from_db(match: Match, scope: LeagueScope) -> Iterable[MatchFact]:
             status=Match.Status.FINISHED,
             home_score__isnull=False,
             away_score__isnull=False,
-            kickoff_time__lt=latest_result_kickoff(kickoff),
+            kickoff_time__lt=latest_result_kickoff(cutoff),
         )
         .filter(
             (scope.q() & Q(kickoff_time__gte=kickoff - timedelta(days=HISTORY_DAYS)))
@@ -351,7 +355,7 @@ def _history(league_facts: list[MatchFact], kickoff: datetime) -> list[dict]:
     ]
 
 
-def _compose(match: Match, facts: PreKickoffFacts, scope: LeagueScope) -> dict:
+def _compose(match: Match, facts: PreKickoffFacts, scope: LeagueScope, as_of: datetime) -> dict:
     kickoff = match.kickoff_time
     every = list(facts)
     league = [f for f in every if scope.in_league(f)]
@@ -359,7 +363,7 @@ def _compose(match: Match, facts: PreKickoffFacts, scope: LeagueScope) -> dict:
     sides = {"home": match.home_team_id, "away": match.away_team_id}
     return {
         "schema": SCHEMA,
-        "as_of": _iso(kickoff),
+        "as_of": _iso(as_of),
         # Identity only: the match's own score and status are the label, never context.
         "match": {
             "id": match.pk,
@@ -383,42 +387,43 @@ def _compose(match: Match, facts: PreKickoffFacts, scope: LeagueScope) -> dict:
 # --- public API ------------------------------------------------------------------------
 
 
-def build_analysis(match: Match) -> MatchAnalysis:
-    """Build (not save) the analysis of ``match`` as of its kickoff; raises LeakError on any later fact."""
+def build_analysis(match: Match, *, as_of: datetime | None = None) -> MatchAnalysis:
+    """Build (not save) the analysis of ``match`` as of ``as_of`` (default and latest: its kickoff).
+
+    Raises LeakError on any fact not known by then.
+    """
     kickoff = match.kickoff_time
+    cutoff = min(as_of, kickoff) if as_of is not None else kickoff
     scope = LeagueScope.of(match.competition)
-    facts = PreKickoffFacts(kickoff)
-    for fact in _facts_from_db(match, scope):
+    facts = PreKickoffFacts(cutoff)
+    for fact in _facts_from_db(match, scope, cutoff):
         facts.add(fact)
     if _needs_api(match, facts, scope):
-        for fact in _facts_from_api(_fetch_api_rows(match), kickoff, own_fixture_id=match.external_id):
+        for fact in _facts_from_api(_fetch_api_rows(match), cutoff, own_fixture_id=match.external_id):
             facts.add(fact)
-    data = _compose(match, facts, scope)
-    assert_payload_before_kickoff(data, kickoff)
-    return MatchAnalysis(match=match, as_of=kickoff, data=data)
+    data = _compose(match, facts, scope, cutoff)
+    assert_payload_before_kickoff(data, cutoff)
+    return MatchAnalysis(match=match, as_of=cutoff, data=data)
 
 
-def ensure_analysis(*, match_id: int) -> tuple[MatchAnalysis, bool]:
-    """Create the match's analysis once; an existing one is kept while its kickoff stays put."""
-    match = Match.objects.select_related("competition", "home_team", "away_team").get(pk=match_id)
-    if match.is_called_off:
-        raise AnalysisRefused(f"match {match_id} is {match.status}; it has no kickoff to analyse as of")
-    existing = MatchAnalysis.objects.filter(match_id=match_id).first()
-    if existing is not None and existing.as_of == match.kickoff_time:
-        return existing, False
-    built = build_analysis(match)  # its payload has passed the leak guard
-    if existing is not None:
-        # The kickoff moved since: an analysis as of another instant is stale, or leaks if it was later.
-        MatchAnalysis.objects.filter(pk=existing.pk).update(as_of=built.as_of, data=built.data)
-        logger.info("analysis of match %s rebuilt for a new kickoff", match_id, extra={"match_id": match_id})
-        existing.refresh_from_db()
-        return existing, True
-    # A concurrent run may create it between the check and here; the OneToOne makes get_or_create pick one.
-    analysis, created = MatchAnalysis.objects.get_or_create(
-        match=match, defaults={"as_of": built.as_of, "data": built.data}
+def ensure_analysis(*, match_id: int, as_of: datetime | None = None) -> tuple[MatchAnalysis, bool]:
+    """The match's current analysis; a new version only when it has no valid one (as_of <= kickoff).
+
+    A version is never changed once saved (a prediction may reference it). The match row is
+    locked while deciding, so concurrent runs make one version.
+    """
+    with transaction.atomic():
+        match = Match.objects.select_for_update().get(pk=match_id)
+        if match.is_called_off:
+            raise AnalysisRefused(f"match {match_id} is {match.status}; it has no kickoff to analyse as of")
+        current = match.analysis
+        if current is not None:
+            return current, False
+        match = Match.objects.select_related("competition", "home_team", "away_team").get(pk=match_id)
+        built = build_analysis(match, as_of=as_of)  # its payload has passed the leak guard
+        built.save()
+    logger.info(
+        "analysis of match %s created as of %s (%s facts)", match_id, built.as_of.isoformat(), built.data["sources"],
+        extra={"match_id": match_id},
     )
-    if created:
-        logger.info(
-            "analysis of match %s created (%s facts)", match_id, built.data["sources"], extra={"match_id": match_id}
-        )
-    return analysis, created
+    return built, True

@@ -147,14 +147,15 @@ def _checked_match(match_id: int, *, allow_retroactive: bool) -> tuple[Match, Ma
         raise PredictionRefused(
             f"match {match_id} is {match.status}; only scheduled matches are predicted unless allow_retroactive"
         )
-    analysis = MatchAnalysis.objects.filter(match_id=match_id).first()
+    if not allow_retroactive and timezone.now() >= match.kickoff_time:
+        raise PredictionRefused(f"match {match_id} has kicked off; only allow_retroactive predicts it now")
+    analysis = match.analysis  # the current version: the latest as of no later than kickoff
     if analysis is None:
+        if MatchAnalysis.objects.filter(match_id=match_id).exists():
+            raise PredictionRefused(
+                f"match {match_id}'s analyses are all as of after its kickoff; rebuild it with analyze_match"
+            )
         raise PredictionRefused(f"match {match_id} has no analysis; run analyze_match first")
-    if analysis.as_of > match.kickoff_time:
-        raise PredictionRefused(
-            f"match {match_id}'s analysis is as of {analysis.as_of:%Y-%m-%d %H:%M}, after its kickoff; "
-            "rebuild it with analyze_match"
-        )
     return match, analysis
 
 
@@ -237,6 +238,9 @@ def generate_predictions(
         return result
     answers = _run_all(predictor_factory or _default_factory, missing, build_context(match, analysis))
     rows, failures = _rows_and_failures(match, analysis, missing, answers, result)
+    if result.is_retroactive and not allow_retroactive:
+        # The models answered after kickoff: a live path must not write what it could not predict in time.
+        raise PredictionRefused(f"match {match_id} kicked off while its models answered; nothing written")
     _save(rows, failures, missing, result, count_failures=count_failures)
     logger.info(
         "predicted match",

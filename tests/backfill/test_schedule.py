@@ -18,7 +18,7 @@ def test_cron_config_registers_the_daily_backfill_from_settings(redis_conn, sett
     sys.modules.pop("config.cron", None)
     scheduler = DjangoCronScheduler()
     scheduler.load_config_from_file("config.cron")
-    (job,) = scheduler.get_jobs()
+    (job,) = [j for j in scheduler.get_jobs() if j.func is scheduled_backfill]
     assert job.func is scheduled_backfill and job.queue_name == "backfill"
     assert job.cron == "15 3 * * *" and job.kwargs == {"days": 5}
     assert job.get_next_enqueue_time().astimezone(UTC).strftime("%H:%M") == "03:15"

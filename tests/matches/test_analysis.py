@@ -109,7 +109,7 @@ def test_build_fails_loudly_when_a_bug_lets_a_later_match_through(league, monkey
         away_goals=0,
         source="db",
     )
-    monkeypatch.setattr(analysis_module, "_facts_from_db", lambda match, scope: [leaked])
+    monkeypatch.setattr(analysis_module, "_facts_from_db", lambda match, scope, cutoff: [leaked])
     with pytest.raises(LeakError):
         build_analysis(target)
 
@@ -117,8 +117,8 @@ def test_build_fails_loudly_when_a_bug_lets_a_later_match_through(league, monkey
 def test_build_fails_loudly_when_composition_adds_a_late_date(league, monkeypatch):
     compose = analysis_module._compose
 
-    def leaky_compose(match, facts, scope):
-        return {**compose(match, facts, scope), "news": [{"date": match.kickoff_time.isoformat()}]}
+    def leaky_compose(match, facts, scope, as_of):
+        return {**compose(match, facts, scope, as_of), "news": [{"date": match.kickoff_time.isoformat()}]}
 
     monkeypatch.setattr(analysis_module, "_compose", leaky_compose)
     with pytest.raises(LeakError):

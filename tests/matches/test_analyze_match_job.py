@@ -6,7 +6,7 @@ import pytest
 
 from matches.jobs import analyze_match
 from matches.models import Match, MatchAnalysis
-from matches.services import AnalysisRefused
+from matches.services import AnalysisRefused, ensure_analysis
 from tests.concurrency import run_at_once
 from tests.factories import MatchAnalysisFactory, MatchFactory, utc
 
@@ -61,11 +61,25 @@ def test_concurrent_runs_make_exactly_one_analysis():
 
 
 @pytest.mark.django_db
-def test_an_analysis_is_rebuilt_in_place_when_the_kickoff_moved():
+def test_a_new_version_is_made_when_the_kickoff_moved_before_the_analysis_and_the_old_one_is_kept():
     match = MatchFactory(kickoff_time=KICKOFF)
     stale = MatchAnalysisFactory(match=match, as_of=KICKOFF + timedelta(days=2), data={"schema": 1, "stale": True})
     result = analyze_match(match.pk)
     stale.refresh_from_db()
-    assert result == {"match_id": match.pk, "created": True, "analysis_id": stale.pk}
-    assert stale.as_of == KICKOFF and "stale" not in stale.data
+    assert result["created"] is True and result["analysis_id"] != stale.pk
+    assert stale.as_of == KICKOFF + timedelta(days=2) and stale.data == {"schema": 1, "stale": True}
+    assert match.analysis.pk == result["analysis_id"] and match.analysis.as_of == KICKOFF
     assert analyze_match(match.pk)["created"] is False
+
+
+@pytest.mark.django_db
+def test_an_earlier_as_of_builds_from_results_known_by_then_only():
+    match = MatchFactory(kickoff_time=KICKOFF)
+    MatchFactory(competition=match.competition, home_team=match.home_team,
+                 kickoff_time=KICKOFF - timedelta(days=4), finished=True)
+    MatchFactory(competition=match.competition, home_team=match.home_team,
+                 kickoff_time=KICKOFF - timedelta(hours=5), finished=True)
+    analysis, created = ensure_analysis(match_id=match.pk, as_of=KICKOFF - timedelta(hours=6))
+    assert created and analysis.as_of == KICKOFF - timedelta(hours=6)
+    assert analysis.data["sources"]["db"] == 1
+    assert analysis.data["as_of"] == (KICKOFF - timedelta(hours=6)).isoformat()

@@ -42,6 +42,8 @@ def _reset_calls():
 
 
 def _analysed_match(**kwargs):
+    """Before kickoff by default: without allow_retroactive only an upcoming match is predicted."""
+    kwargs.setdefault("kickoff_time", timezone.now() + timedelta(hours=2))
     return MatchAnalysisFactory(match=MatchFactory(**kwargs)).match
 
 
@@ -147,7 +149,8 @@ def test_always_refuses_cancelled_and_postponed(status):
 def test_requires_the_analysis():
     PredictionModelFactory()
     with pytest.raises(PredictionRefused, match="no analysis"):
-        generate_predictions(MatchFactory().pk, predictor_factory=ScriptedPredictor)
+        upcoming = MatchFactory(kickoff_time=timezone.now() + timedelta(hours=2))
+        generate_predictions(upcoming.pk, predictor_factory=ScriptedPredictor)
 
 
 def test_query_count_does_not_grow_with_the_number_of_models():
@@ -193,4 +196,20 @@ def test_refuses_an_analysis_made_as_of_after_kickoff():
     MatchAnalysisFactory(match=match, as_of=match.kickoff_time + timedelta(hours=1))
     with pytest.raises(PredictionRefused, match="after its kickoff"):
         generate_predictions(match.pk, allow_retroactive=True, predictor_factory=ScriptedPredictor)
+    assert not Prediction.objects.exists()
+
+
+def test_without_allow_retroactive_a_match_past_kickoff_is_refused_and_keeps_its_status():
+    PredictionModelFactory()
+    match = _analysed_match(kickoff_time=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(PredictionRefused, match="has kicked off"):
+        generate_predictions(match.pk, predictor_factory=ScriptedPredictor)
+    assert not Prediction.objects.exists() and ScriptedPredictor.calls == []
+
+
+def test_answers_that_arrive_after_kickoff_are_not_written_by_a_live_prediction():
+    PredictionModelFactory()
+    match = _analysed_match(kickoff_time=timezone.now() + timedelta(milliseconds=300))
+    with pytest.raises(PredictionRefused, match="kicked off while its models answered"):
+        generate_predictions(match.pk, predictor_factory=lambda m: ScriptedPredictor(m, delay=0.6))
     assert not Prediction.objects.exists()
