@@ -18,12 +18,17 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 
 
-def _duration(text: str) -> timedelta:
-    """A lead time from the environment: a number of seconds, or a number with s, m or h."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+def _parse_duration(text: str, name: str = "a duration") -> timedelta:
+    """``90`` (seconds), ``90s``, ``45m``, ``1.5h`` or ``7d``."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
     if match is None:
-        raise ImproperlyConfigured(f"{text!r} is not a duration: use seconds, or a number with s, m or h")
-    return timedelta(seconds=float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]])
+        raise ImproperlyConfigured(f"{name}={text!r} is not a duration: use seconds, or a number with s, m, h or d")
+    return timedelta(seconds=float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]])
+
+
+def _duration(name: str, default: str) -> timedelta:
+    """A duration setting read from the environment variable ``name``."""
+    return _parse_duration(env(name, default=default), name)
 
 
 if (BASE_DIR / ".env").exists():
@@ -121,11 +126,6 @@ RQ = {"COMMIT_MODE": "auto", "WORKER_CLASS": "config.worker.DjangoWorker"}
 # there is nothing to show (config.middleware.QueueDashboardUnavailableMiddleware).
 RQ_SHOW_ADMIN_LINK = True
 
-# --- Live pipeline ----------------------------------------------------------
-# When the pipeline analyses and predicts a match, before its kickoff (e.g. "6h", "30m", "90s").
-ANALYSIS_LEAD = _duration(env("ANALYSIS_LEAD", default="6h"))
-PREDICTION_LEAD = _duration(env("PREDICTION_LEAD", default="30m"))
-
 # --- Backfill ---------------------------------------------------------------
 BACKFILL_DEFAULT_DAYS = env.int("BACKFILL_DEFAULT_DAYS", default=7)
 # Daily schedule, a cron string evaluated in UTC by rq 2.x.
@@ -140,18 +140,6 @@ BACKFILL_TIMEOUTS = {
 }
 
 # --- Live pipeline ------------------------------------------------------------
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def _duration(name: str, default: str) -> timedelta:
-    """A duration from the environment: ``90`` (seconds), ``90s``, ``30m``, ``3h`` or ``7d``."""
-    text = env(name, default=default).strip().lower()
-    found = re.fullmatch(r"(\d+)\s*([smhd]?)", text)
-    if not found:
-        raise environ.ImproperlyConfigured(f"{name}={text!r} is not a duration such as 90s, 30m, 3h or 7d")
-    return timedelta(**{_UNITS[found.group(2) or "s"]: int(found.group(1))})
-
-
 FIXTURE_SYNC_EVERY = _duration("FIXTURE_SYNC_EVERY", "3h")
 FIXTURE_HORIZON = _duration("FIXTURE_HORIZON", "7d")
 ANALYSIS_LEAD = _duration("ANALYSIS_LEAD", "6h")

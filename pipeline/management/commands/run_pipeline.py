@@ -6,11 +6,12 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from config.commands import FAILURES, UNAVAILABLE, USAGE, ProjectCommand
 from pipeline import replay
 from pipeline.service import TickReport, tick
 
@@ -21,11 +22,11 @@ def _positive(value: str, option: str) -> float:
     except ValueError:
         number = -1.0
     if not number > 0:
-        raise CommandError(f"{option} must be a positive number, got {value!r}", returncode=2)
+        raise CommandError(f"{option} must be a positive number, got {value!r}", returncode=USAGE)
     return number
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Run the live pipeline's ticks (fixture sync, analysis, predictions before kickoff, live scores)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -51,7 +52,7 @@ class Command(BaseCommand):
                 failed = self._loop(options["once"], every or settings.PIPELINE_LOOP_SECONDS)
         except (DatabaseError, RedisError) as exc:
             raise CommandError(f"a service is unavailable ({exc.__class__.__name__}: {exc}); start it and rerun",
-                               returncode=4) from None
+                               returncode=UNAVAILABLE) from None
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -68,10 +69,10 @@ class Command(BaseCommand):
 
     def _verdict(self, report: TickReport) -> tuple[str, int] | None:
         if report.unavailable:
-            return f"tick at {report.now.isoformat()}: {report.unavailable[0]}", 4
+            return f"tick at {report.now.isoformat()}: {report.unavailable[0]}", UNAVAILABLE
         if report.errors:
             return f"tick at {report.now.isoformat()} finished with {len(report.errors)} failure(s): " \
-                   f"{report.errors[0]}", 1
+                   f"{report.errors[0]}", FAILURES
         return None
 
     def _loop(self, once: bool, every: float) -> tuple[str, int] | None:
@@ -89,12 +90,12 @@ class Command(BaseCommand):
         if step >= settings.PREDICTION_LEAD:
             raise CommandError(f"--speed {speed:g} x --every {every:g} s advances {step} a tick, not less than "
                                f"PREDICTION_LEAD ({settings.PREDICTION_LEAD}): predictions would be missed; "
-                               "lower --speed", returncode=2)
+                               "lower --speed", returncode=USAGE)
         try:
             plan = replay.start_replay(now=timezone.now(), league=options["league"], season=options["season"],
                                        round=options["round"])
         except ValueError as exc:
-            raise CommandError(str(exc), returncode=2) from None
+            raise CommandError(str(exc), returncode=USAGE) from None
         self.stderr.write(f"replaying {plan.league} {plan.season} {plan.round}: {len(plan.match_ids)} matches, "
                           f"replayed clock from {plan.start:%Y-%m-%d %H:%M} to {plan.ends_at:%Y-%m-%d %H:%M} UTC")
         clock, failures = plan.start, 0
@@ -109,7 +110,7 @@ class Command(BaseCommand):
             clock += step
             self.stop.wait(every)
         if not replay.finished(plan):
-            return "the replay stopped before every match was settled", 1
+            return "the replay stopped before every match was settled", FAILURES
         text = replay.describe(plan)
         self.stdout.write(json.dumps({"replay": plan.as_dict(), "summary": text}) if self.json else text)
-        return None if not failures else (f"{failures} tick(s) of the replay had failures (see the reports)", 1)
+        return None if not failures else (f"{failures} tick(s) of the replay had failures (see the reports)", FAILURES)
