@@ -122,8 +122,8 @@ def _seed_gaps(gaps: int, models: int = 42) -> None:
             "consecutive_failures, last_error, created_at, updated_at) SELECT 'fixed-' || k, 'Fixed ' || k, "
             "'fixed_score', '{\"home\": 1, \"away\": 0}', true, '', 0, '', now(), now() "
             "FROM generate_series(1, %s) k", (models,))
-        cursor.execute("INSERT INTO matches_competition (external_id, code, name, country, season, created_at, "
-                       "updated_at) VALUES (901, '', 'Memory cup', '', 2026, now(), now())")
+        cursor.execute("INSERT INTO matches_competition (external_id, code, name, country, season, result_rule, "
+                       "created_at, updated_at) VALUES (901, '', 'Memory cup', '', 2026, 'after_90', now(), now())")
         cursor.execute("INSERT INTO matches_team (external_id, name, created_at) VALUES (1, 'A', now()), "
                        "(2, 'B', now())")
         cursor.execute(
