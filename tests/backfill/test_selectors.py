@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from backfill.selectors import find_gaps, find_skipped
+from backfill.selectors import _parse_ids, find_gaps, find_skipped, gap_queryset, gap_rows
 from matches.models import Match
 from predictions.models import Prediction
 from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory, PredictionModelFactory
@@ -115,3 +115,44 @@ def test_an_analysis_as_of_another_kickoff_counts_as_missing(lineup):
     MatchAnalysisFactory(match=match, as_of=match.kickoff_time + timedelta(hours=3))  # the kickoff moved earlier
     (gap,) = find_gaps(7)
     assert gap.has_analysis is False and gap.stages[0] == "analyze"
+
+
+def test_an_analysis_as_of_before_kickoff_counts_as_present(lineup):
+    match = MatchFactory()
+    MatchAnalysisFactory(match=match, as_of=match.kickoff_time - timedelta(hours=2))
+    (gap,) = find_gaps(7)
+    assert gap.has_analysis is True and gap.stages == ("predict",)
+
+
+def test_postgresql_gap_sql_finds_what_the_portable_query_finds(lineup):
+    """The tuned PostgreSQL query and the portable ORM one (SQLite's) agree row for row."""
+    retired = PredictionModelFactory(is_active=False)
+    now = timezone.now()
+    partial = MatchFactory(finished=True, kickoff_time=now - timedelta(days=2))
+    PredictionFactory(match=partial, model=lineup[1])
+    PredictionFactory(match=partial, model=retired)
+    full_with_retired = MatchFactory(finished=True, kickoff_time=now - timedelta(days=3))
+    for model in [*lineup, retired]:
+        PredictionFactory(match=full_with_retired, model=model, status=Prediction.Status.SCORED)
+    unsettled = MatchFactory(finished=True, kickoff_time=now - timedelta(days=4))
+    for model in lineup:
+        PredictionFactory(match=unsettled, model=model, status=Prediction.Status.SCORED)
+    PredictionFactory(match=unsettled, model=retired)  # a retired model's pending row still needs settling
+    MatchAnalysisFactory(match=unsettled, as_of=unsettled.kickoff_time - timedelta(hours=1))
+    late = MatchFactory(status=Match.Status.LIVE, kickoff_time=now - timedelta(hours=1))
+    MatchAnalysisFactory(match=late, as_of=late.kickoff_time + timedelta(minutes=5))
+    MatchFactory(status=Match.Status.POSTPONED, kickoff_time=now - timedelta(days=1))
+    fields = ("pk", "status", "kickoff_time", "external_id", "home_score", "away_score", "has_analysis",
+              "prediction_count", "missing_ids", "has_unsettled")
+    for ids in (None, [partial.pk, unsettled.pk]):
+        tuned = gap_rows(7, now=now, match_ids=ids)
+        portable = list(gap_queryset(7, now=now, match_ids=ids).values_list(*fields))
+        assert [(*r[:8], _parse_ids(r[8]), bool(r[9])) for r in tuned] == [
+            (*r[:8], _parse_ids(r[8]), bool(r[9])) for r in portable
+        ]
+    gaps = {g.match_id: g for g in find_gaps(7, now=now)}
+    assert set(gaps) == {partial.pk, unsettled.pk, late.pk}
+    assert gaps[partial.pk].prediction_count == 1
+    assert gaps[partial.pk].missing_model_ids == (lineup[0].pk, lineup[2].pk)
+    assert gaps[unsettled.pk].stages == ("settle",) and gaps[unsettled.pk].has_analysis
+    assert gaps[late.pk].has_analysis is False

@@ -1,8 +1,10 @@
 """Every benchmark at a tiny size: it runs and its invariants hold (not its timings)."""
 
+from datetime import timedelta
+
 import pytest
 
-from bench import cost, gap_detection, rate_limit, throughput
+from bench import cost, gap_detection, gap_world, rate_limit, throughput
 from bench.world import World, max_in_window
 
 
@@ -16,6 +18,23 @@ def test_gap_detection_is_one_query_at_every_size_and_window():
     assert len(rows) == 6
     assert {r["queries"] for r in rows} == {1}
     assert all(r["gaps"] > 0 and r["plan"] for r in rows)
+    # The naive shape's matches (fewer than N predictions of any model) are gaps of ours too.
+    assert all(r["gaps"] >= r["original_gaps"] for r in rows)
+
+
+@pytest.mark.django_db
+def test_gap_detection_second_world_is_denser_shuffled_and_still_one_query():
+    rows = gap_detection.run((8000,), windows=(1, 7, 30), repeats=1, warmup=0, vacuum=False,
+                             world=gap_world.DENSE, out=_quiet)
+    assert [r["world"] for r in rows] == ["dense"] * 3
+    assert {r["queries"] for r in rows} == {1}
+    assert all(r["gaps"] >= r["original_gaps"] and r["gaps"] > 0 and r["plan"] for r in rows)
+    from matches.models import Match
+
+    by_id = list(Match.objects.order_by("pk").values_list("kickoff_time", flat=True))
+    assert by_id != sorted(by_id, reverse=True)  # ids no longer follow kickoff order
+    day = Match.objects.filter(kickoff_time__gte=gap_world.NOW - timedelta(days=1, seconds=60)).count()
+    assert day == gap_world.DENSE.matches_per_day
 
 
 def test_max_in_window_counts_the_busiest_sliding_window():
