@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from matches.openfootball import LEAGUES, SEASONS, parse_season_label
+from matches.openfootball import LEAGUES, SEASONS, parse_season_label, seasons_of
 from matches.services.openfootball_import import import_season
 
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             if season not in SEASONS:
                 raise CommandError(f"no vendored data for season {season}: use one of {', '.join(SEASONS)}")
         if options["all"]:
-            return [(c, s) for c in LEAGUES for s in SEASONS if league in (None, c) and season in (None, s)]
+            return [(c, s) for c in LEAGUES for s in seasons_of(c) if league in (None, c) and season in (None, s)]
         if league is None or season is None:
             raise CommandError("give --league and --season (e.g. --league en.1 --season 2024-25), or --all")
         return [(league, season)]
