@@ -30,6 +30,17 @@ COUNTRIES = {
 # A Champions League knockout tie is decided by the match as played, extra time included; a shoot-out
 # is not a match score, so it does not count (league-phase matches end at 90 either way).
 RESULT_RULES = {"uefa.cl": AFTER_EXTRA_TIME}
+# One club, two spellings across upstream files (fr.1 2022-23 and de.2 use shorter names): without this
+# a club would be a stranger to its own past. Checked by hand against the files; canonical = newest.
+TEAM_ALIASES = {
+    "AS Monaco": "AS Monaco FC",
+    "Olympique Marseille": "Olympique de Marseille",
+    "Paris Saint-Germain": "Paris Saint-Germain FC",
+    "RC Lens": "Racing Club de Lens",
+    "RC Strasbourg": "RC Strasbourg Alsace",
+    "Stade Rennais": "Stade Rennais FC 1901",
+    "FC St. Pauli": "FC St. Pauli 1910",
+}
 _SEASON_FOLDER = re.compile(r"^\d{4}-\d{2}$")
 
 
@@ -129,8 +140,8 @@ def load_season(code: str, season: str) -> OpenFootballSeason:
                 season=folder,
                 round=row.get("round", ""),
                 kickoff_time=local.astimezone(UTC),
-                home_team=row["team1"],
-                away_team=row["team2"],
+                home_team=TEAM_ALIASES.get(row["team1"], row["team1"]),
+                away_team=TEAM_ALIASES.get(row["team2"], row["team2"]),
                 home_goals=ft[0] if ft else None,
                 away_goals=ft[1] if ft else None,
                 periods=_periods(score),

@@ -67,6 +67,14 @@ def _history(context: MatchContext) -> list[Result]:
     return results_from_history(rows, before=context.kickoff_time)
 
 
+def _field_shares(context: MatchContext) -> list[float] | None:
+    """The field's (home, draw, away) tip shares on earlier matches, if the analysis has them."""
+    shares = (context.analysis or {}).get("field_shares")
+    if isinstance(shares, list) and len(shares) == 3 and all(isinstance(s, int | float) for s in shares):
+        return [float(s) for s in shares]
+    return None
+
+
 class _DistributionPredictor:
     """Shared by the models with a score distribution: fit, then pick the tip."""
 
@@ -132,7 +140,7 @@ class _DistributionPredictor:
         if self.tip_strategy == "most_likely":
             home, away = most_likely_tip(matrix)
             return Tip(home, away, detail | {"tip": "most_likely"})
-        choice = best_tip(matrix, self.quota_estimate)
+        choice = best_tip(matrix, self.quota_estimate, _field_shares(context))
         return Tip(
             choice.home,
             choice.away,
@@ -178,6 +186,6 @@ class MostFrequentPredictor:
         self.fallback = (_goals(config, "fallback_home", 1), _goals(config, "fallback_away", 1))
 
     def predict(self, context: MatchContext) -> Tip:
-        results = _history(context)
+        results = [r for r in _history(context) if r.level == 0]
         home, away = most_frequent_score(results, self.fallback)
         return Tip(home, away, {"provider": "most_frequent", "history_matches": len(results)})

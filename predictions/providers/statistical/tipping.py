@@ -8,6 +8,10 @@ itself, so the tip optimises exactly the rules it will be settled by.
 The quotas depend on the other predictors' tips, unknown before kickoff, so
 they are estimated from assumed tendency shares of the field:
 
+- ``"field"``: the shares the field really tipped on the competition's
+  earlier matches (``field_shares`` of the analysis, from settled matches
+  before kickoff), averaged with this model's own tendency probabilities so a
+  clear favourite still draws the field's tips; ``"model"`` if unknown;
 - ``"model"``: the field tips like this model's own tendency probabilities;
 - ``"typical"``: a fixed split close to what tipping crowds do
   (``TYPICAL_FIELD_SHARES``, home 60 / draw 15 / away 25);
@@ -32,7 +36,7 @@ from predictions.scoring import Quotas, quota_for, score_prediction
 
 TYPICAL_FIELD_SHARES = (0.60, 0.15, 0.25)
 MAX_TIP_GOALS = 6
-QUOTA_ESTIMATES = ("model", "typical")
+QUOTA_ESTIMATES = ("field", "model", "typical")
 _SHARE_RESOLUTION = 1000
 
 
@@ -60,7 +64,15 @@ def quotas_from_shares(shares: Sequence[float]) -> Quotas:
     return Quotas(*(quota_for(c, n) for c in counts))
 
 
-def estimate_quotas(matrix: np.ndarray, estimate: str | Sequence[float]) -> Quotas:
+def estimate_quotas(
+    matrix: np.ndarray, estimate: str | Sequence[float], field_shares: Sequence[float] | None = None
+) -> Quotas:
+    if estimate == "field":
+        own = tendency_probabilities(matrix)
+        if not field_shares or sum(field_shares) <= 0:
+            return quotas_from_shares(own)
+        total = sum(field_shares)
+        return quotas_from_shares([(p + s / total) / 2 for p, s in zip(own, field_shares, strict=True)])
     if estimate == "model":
         return quotas_from_shares(tendency_probabilities(matrix))
     if estimate == "typical":
@@ -87,9 +99,11 @@ def expected_points(matrix: np.ndarray, quotas: Quotas) -> np.ndarray:
     return np.tensordot(_points_tensor(quotas, matrix.shape[0]), matrix, axes=([2, 3], [0, 1]))
 
 
-def best_tip(matrix: np.ndarray, estimate: str | Sequence[float] = "model") -> TipChoice:
+def best_tip(
+    matrix: np.ndarray, estimate: str | Sequence[float] = "model", field_shares: Sequence[float] | None = None
+) -> TipChoice:
     """The expected-points-maximising tip; ties go to the likelier scoreline."""
-    quotas = estimate_quotas(matrix, estimate)
+    quotas = estimate_quotas(matrix, estimate, field_shares)
     values = expected_points(matrix, quotas)
     n = MAX_TIP_GOALS + 1
     likelihood = np.zeros((n, n))
