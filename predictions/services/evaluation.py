@@ -252,7 +252,7 @@ def evaluate(
             away_team=match.away_team,
             analysis={
                 "history": rows[start:end],
-                "field_shares": list(field_totals[settled]),
+                "_field_shares": list(field_totals[settled]),
             },
         )
         tips: dict[str, Tip] = {}

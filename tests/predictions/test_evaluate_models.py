@@ -140,7 +140,7 @@ def test_field_shares_handed_to_the_models_come_only_from_matches_settled_before
 
     class Spy:
         def predict(self, context):
-            seen.append((context.kickoff_time, context.analysis["field_shares"]))
+            seen.append((context.kickoff_time, context.analysis["_field_shares"]))
             return Tip(2, 1)
 
     evaluate(league="en.1", season="2024-25", limit=12, lineup=[Contender("spy", "spy")],

@@ -68,8 +68,11 @@ def _history(context: MatchContext) -> list[Result]:
 
 
 def _field_shares(context: MatchContext) -> list[float] | None:
-    """The field's (home, draw, away) tip shares on earlier matches, if the analysis has them."""
-    shares = (context.analysis or {}).get("field_shares")
+    """The field's (home, draw, away) tip counts on earlier settled matches, if the context has them.
+
+    The leading underscore keeps it out of the LLM prompt: it is for the quota estimate only.
+    """
+    shares = (context.analysis or {}).get("_field_shares")
     if isinstance(shares, list) and len(shares) == 3 and all(isinstance(s, int | float) for s in shares):
         return [float(s) for s in shares]
     return None
@@ -99,7 +102,7 @@ class _DistributionPredictor:
         self.tip_strategy = config.get("tip", "expected_points")
         if self.tip_strategy not in TIP_STRATEGIES:
             raise PredictionFailed(f"config 'tip' must be one of {TIP_STRATEGIES}, got {self.tip_strategy!r}")
-        estimate = config.get("quota_estimate", "model")
+        estimate = config.get("quota_estimate", "field")
         if isinstance(estimate, list):
             if (
                 len(estimate) != 3

@@ -8,22 +8,20 @@ itself, so the tip optimises exactly the rules it will be settled by.
 The quotas depend on the other predictors' tips, unknown before kickoff, so
 they are estimated from assumed tendency shares of the field:
 
-- ``"field"``: the shares the field really tipped on the competition's
-  earlier matches (``field_shares`` of the analysis, from settled matches
-  before kickoff), averaged with this model's own tendency probabilities so a
-  clear favourite still draws the field's tips; ``"model"`` if unknown;
+- ``"field"`` (the default): the field's real tips on the competition's
+  matches settled before kickoff (``_field_shares`` of the context, counts of
+  home/draw/away), averaged with this model's own tendency probabilities so a
+  clear favourite still draws the field's tips; ``"model"`` when unknown;
 - ``"model"``: the field tips like this model's own tendency probabilities;
 - ``"typical"``: a fixed split close to what tipping crowds do
   (``TYPICAL_FIELD_SHARES``, home 60 / draw 15 / away 25);
 - an explicit ``(home, draw, away)`` share triple.
 
-``"model"`` is the default. Measured with ``evaluate_models --variants`` on
-en.1 2023-24, en.1 2024-25 and de.1 2023-24, ``"typical"`` earned 0.05-0.47
-more quota points per match as an extra tipper against the local field, but
-was 0-8 points worse on tendency accuracy and between 0.18 worse and 0.06
-better under 2/3/4. Its gain comes from contrarian draw/away tips paying off
-against a field of baselines that never tip away, which depends on who else
-tips rather than on forecasting, so it stays opt-in per lineup entry.
+Why "field" and not "typical": with ``"model"`` the tip assumed the others tip
+like itself, so away and draw quotas were underestimated and ``"typical"``
+(which assumes few away/draw tips) earned more quota points. "typical" is
+still a guess about a crowd; "field" measures the actual one, before kickoff.
+Figures: README "Model evaluation".
 """
 
 from collections.abc import Sequence
