@@ -24,6 +24,10 @@ MODELS = ("dixon-coles", "elo")
 
 
 def _setup() -> None:
+    from django.apps import apps
+
+    if apps.ready:
+        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -60,8 +64,11 @@ def verdict(report: dict, margin: float = MARGIN) -> dict[str, bool]:
 
 
 def run(cells: list[tuple[str, str]], *, processes: int = 2, limit: int | None = None, out=print) -> list[dict]:
-    with ProcessPoolExecutor(max_workers=processes) as pool:
-        reports = list(pool.map(evaluate_cell, cells, [limit] * len(cells)))
+    if processes <= 1:
+        reports = [evaluate_cell(cell, limit) for cell in cells]
+    else:
+        with ProcessPoolExecutor(max_workers=processes) as pool:
+            reports = list(pool.map(evaluate_cell, cells, [limit] * len(cells)))
     print_grid(reports, out=out)
     return reports
 
