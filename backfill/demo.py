@@ -16,7 +16,7 @@ from django.utils import timezone
 from backfill.models import BackfillRun
 from matches.jobs import analyze_match
 from matches.models import Competition, Match
-from matches.openfootball import SEASONS, load_season
+from matches.openfootball import load_season, seasons_of
 from matches.services.openfootball_import import import_season
 from predictions.models import Prediction, PredictionModel
 from predictions.providers.base import predict_versioned
@@ -99,7 +99,7 @@ def seed_demo(now: datetime | None = None, league: str = DEMO_LEAGUE, *, force: 
             f"seed_demo replaces the {league} data, so run it on a demo database (or pass --force)"
         )
     now = now or timezone.now()
-    latest = load_season(league, SEASONS[-1]).matches[-1].kickoff_time
+    latest = load_season(league, seasons_of(league)[-1]).matches[-1].kickoff_time
     shift_days = ((now - timedelta(days=1)).date() - latest.date()).days
     shift = timedelta(days=shift_days)
     ids = itertools.count(DEMO_EXTERNAL_ID_BASE + 1)
@@ -107,7 +107,7 @@ def seed_demo(now: datetime | None = None, league: str = DEMO_LEAGUE, *, force: 
         _wipe(league)
         total = sum(
             import_season(league, season, shift=shift, external_id=lambda _row: next(ids)).matches_created
-            for season in SEASONS
+            for season in seasons_of(league)
         )
         active = _activate_local_lineup()
     models = list(PredictionModel.objects.filter(is_active=True).order_by("pk"))

@@ -23,7 +23,7 @@ class Competition(models.Model):
     country = models.CharField(max_length=100, blank=True)
     season = models.PositiveSmallIntegerField(help_text="Start year of the season, e.g. 2024 for 2024-25")
     result_rule = models.CharField(
-        max_length=20, choices=ResultRule.choices, default=ResultRule.AFTER_90,
+        max_length=20, choices=ResultRule.choices, default=ResultRule.AFTER_90, db_default=ResultRule.AFTER_90,
         help_text="Which score counts: settlement and the prompt read this",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -87,3 +87,22 @@ def next_step(*, match: Match, now: datetime) -> NextStep | None:
     if missing:
         return NextStep("predictions", match.kickoff_time - settings.PREDICTION_LEAD)
     return None
+
+
+def field_tendency_counts(match: Match, *, settled_before: datetime) -> list[int]:
+    """How the field tipped (home, draw, away) on the competition's matches kicked off before ``settled_before``.
+
+    One query. The caller passes the leak guard's ``latest_result_kickoff(kickoff)``, so only
+    matches over before kickoff count; the statistical models read the counts as
+    ``_field_shares`` to estimate the quotas their tips will face.
+    """
+    rows = Prediction.objects.filter(
+        match__competition_id=match.competition_id,
+        match__kickoff_time__lt=settled_before,
+        status=Prediction.Status.SCORED,
+    ).aggregate(
+        home=Count("pk", filter=Q(predicted_home__gt=F("predicted_away"))),
+        draw=Count("pk", filter=Q(predicted_home=F("predicted_away"))),
+        away=Count("pk", filter=Q(predicted_home__lt=F("predicted_away"))),
+    )
+    return [rows["home"], rows["draw"], rows["away"]]

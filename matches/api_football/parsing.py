@@ -19,19 +19,24 @@ Status mapping (all 19 short codes; we key on ``status.short``, never ``long``):
   fixture on to FT/AWD, and a later sync follows; if it is replayed under the
   same id it returns to NS.
 
-The score we keep is ``goals``: the score after play including extra time,
-excluding the shoot-out. ``score.extratime`` has disputed semantics and is not
-used. A score is kept only for finished matches (a live score is not final).
+``home_score``/``away_score`` are ``goals``: the score after play including
+extra time, excluding the shoot-out. ``periods`` keeps each period the source
+reports, for ``matches.results.counting_score``: ``score.fulltime`` after
+regular time, ``goals`` after extra time (AET/PEN only: ``score.extratime``
+has disputed semantics, "ET goals only" or cumulative, so it is not used) and
+``score.penalty`` for a shoot-out (PEN only). Scores are kept only for finished
+matches (a live score is not final).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from matches.api_football.errors import MalformedResponse
 from matches.models import MatchStatus
+from matches.results import PeriodScores, Score, counting_score
 
 STATUS_MAP: dict[str, MatchStatus] = {
     "TBD": MatchStatus.SCHEDULED,
@@ -99,6 +104,11 @@ class ParsedFixture:
     elapsed: int | None = None
     venue: str | None = None
     referee: str | None = None
+    periods: PeriodScores = field(default_factory=PeriodScores)
+
+    def counting_score(self, rule: str) -> Score | None:
+        """The result that counts under the competition's ``rule`` (None unless finished)."""
+        return counting_score(rule, self.periods)
 
 
 def _int_or_none(value: Any, what: str) -> int | None:
@@ -120,6 +130,26 @@ def _final_score(obj: dict, code: str) -> tuple[int | None, int | None]:
     if home is None or away is None:
         return None, None
     return home, away
+
+
+def _score_pair(obj: dict, key: str) -> Score | None:
+    block = (obj.get("score") or {}).get(key) or {}
+    home = _int_or_none(block.get("home"), f"score.{key}.home")
+    away = _int_or_none(block.get("away"), f"score.{key}.away")
+    return (home, away) if home is not None and away is not None else None
+
+
+def _periods(obj: dict, code: str, final: Score | None) -> PeriodScores:
+    """Period scores of a finished fixture; ``final`` is the score after play (``goals``)."""
+    if final is None:
+        return PeriodScores()
+    if code in AWARDED_CODES:
+        return PeriodScores(after_90=final)
+    fulltime = _score_pair(obj, "fulltime")
+    if code == "FT":
+        return PeriodScores(after_90=fulltime or final)
+    shootout = _score_pair(obj, "penalty") if code == "PEN" else None
+    return PeriodScores(after_90=fulltime, after_extra_time=final, shootout=shootout)
 
 
 def _kickoff(fixture: dict) -> datetime:
@@ -165,6 +195,7 @@ def parse_fixture(obj: dict) -> ParsedFixture:
         status = MatchStatus.CANCELLED
     if status != MatchStatus.FINISHED:
         home_score = away_score = None
+    final = (home_score, away_score) if home_score is not None and away_score is not None else None
     venue = fixture.get("venue") or {}
     return ParsedFixture(
         external_id=external_id,
@@ -180,4 +211,5 @@ def parse_fixture(obj: dict) -> ParsedFixture:
         elapsed=_int_or_none(fixture["status"].get("elapsed"), "status.elapsed"),
         venue=venue.get("name"),
         referee=fixture.get("referee"),
+        periods=_periods(obj, code, final),
     )

@@ -69,6 +69,15 @@ class LeagueScope:
             or (self.external_id is not None and fact.league_external_id == self.external_id)
         )
 
+    @property
+    def lower_code(self) -> str:
+        """The openfootball code of the division below (en.1 -> en.2), whose results rate promoted teams."""
+        prefix, _, level = self.code.rpartition(".")
+        return f"{prefix}.{int(level) + 1}" if prefix and level.isdigit() else ""
+
+    def in_lower_tier(self, fact: MatchFact) -> bool:
+        return bool(self.lower_code) and fact.league_code == self.lower_code
+
     def in_season(self, fact: MatchFact) -> bool:
         return self.in_league(fact) and fact.season == self.season
 
@@ -91,6 +100,7 @@ def _facts_from_db(match: Match, scope: LeagueScope, cutoff: datetime) -> Iterab
     """
     kickoff = match.kickoff_time
     teams = (match.home_team_id, match.away_team_id)
+    league_or_lower = scope.q() | Q(competition__code=scope.lower_code) if scope.lower_code else scope.q()
     rows = (
         Match.objects.filter(
             status=Match.Status.FINISHED,
@@ -99,7 +109,7 @@ def _facts_from_db(match: Match, scope: LeagueScope, cutoff: datetime) -> Iterab
             kickoff_time__lt=latest_result_kickoff(cutoff),
         )
         .filter(
-            (scope.q() & Q(kickoff_time__gte=kickoff - timedelta(days=HISTORY_DAYS)))
+            (league_or_lower & Q(kickoff_time__gte=kickoff - timedelta(days=HISTORY_DAYS)))
             | Q(competition_id=scope.competition_id)
             | Q(home_team_id__in=teams)
             | Q(away_team_id__in=teams)
@@ -339,9 +349,13 @@ def _head_to_head(match: Match, facts: list[MatchFact]) -> dict:
     }
 
 
-def _history(league_facts: list[MatchFact], kickoff: datetime) -> list[dict]:
-    """The compact league history the statistical models fit on, oldest first."""
+def _history(league_facts: list[MatchFact], kickoff: datetime, lower_facts: Iterable[MatchFact] = ()) -> list[dict]:
+    """The compact league history the statistical models fit on, oldest first.
+
+    Results of the division below carry ``"level": 1``: they rate the promoted teams.
+    """
     since = kickoff - timedelta(days=HISTORY_DAYS)
+    tagged = [(f, 0) for f in league_facts] + [(f, 1) for f in lower_facts]
     return [
         {
             "date": _iso(f.date),
@@ -350,7 +364,8 @@ def _history(league_facts: list[MatchFact], kickoff: datetime) -> list[dict]:
             "home_goals": f.home_goals,
             "away_goals": f.away_goals,
         }
-        for f in sorted(league_facts, key=lambda f: (f.date, f.home_id))
+        | ({"level": level} if level else {})
+        for f, level in sorted(tagged, key=lambda item: (item[0].date, item[1], item[0].home_id))
         if f.date >= since
     ]
 
@@ -380,7 +395,7 @@ def _compose(match: Match, facts: PreKickoffFacts, scope: LeagueScope, as_of: da
         "season_record": {side: _season_record(team_id, season) for side, team_id in sides.items()},
         "table": _table(season, match),
         "head_to_head": _head_to_head(match, every),
-        "history": _history(league, kickoff),
+        "history": _history(league, kickoff, [f for f in every if scope.in_lower_tier(f)]),
     }
 
 

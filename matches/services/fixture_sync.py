@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from matches.api_football import ApiFootballClient, MalformedResponse, ParsedFixture, parse_fixture
-from matches.models import Competition, Match, Team
+from matches.models import Competition, Match, MatchStatus, Team
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,12 @@ MATCH_FIELDS = (
     "status_code",
     "home_score",
     "away_score",
+    "score_90_home",
+    "score_90_away",
+    "score_et_home",
+    "score_et_away",
+    "score_pen_home",
+    "score_pen_away",
     "round",
 )
 
@@ -194,6 +200,14 @@ def _upsert_teams(fixtures: Iterable[ParsedFixture], result: SyncResult) -> dict
     return dict(Team.objects.filter(external_id__in=names).values_list("external_id", "pk"))
 
 
+def _period_fields(f: ParsedFixture) -> dict[str, int | None]:
+    """The Match.score_* columns of a parsed fixture's period scores."""
+    values: dict[str, int | None] = {}
+    for prefix, pair in (("90", f.periods.after_90), ("et", f.periods.after_extra_time), ("pen", f.periods.shootout)):
+        values[f"score_{prefix}_home"], values[f"score_{prefix}_away"] = pair or (None, None)
+    return values
+
+
 def _upsert_matches(
     by_id: dict[int, ParsedFixture],
     competitions: dict[tuple[int, int], int],
@@ -205,16 +219,20 @@ def _upsert_matches(
     to_create: list[Match] = []
     to_update: list[Match] = []
     resettle: list[int] = []
+    rules = dict(Competition.objects.filter(pk__in=competitions.values()).values_list("pk", "result_rule"))
     for external_id, f in by_id.items():
+        competition_id = competitions[(f.league.external_id, f.league.season)]
+        counted = f.counting_score(rules[competition_id]) if f.status == MatchStatus.FINISHED else None
         values = {
-            "competition_id": competitions[(f.league.external_id, f.league.season)],
+            "competition_id": competition_id,
             "home_team_id": teams[f.home_team.external_id],
             "away_team_id": teams[f.away_team.external_id],
             "kickoff_time": f.kickoff_time,
             "status": f.status,
             "status_code": f.status_code,
-            "home_score": f.home_score,
-            "away_score": f.away_score,
+            "home_score": counted[0] if counted else None,
+            "away_score": counted[1] if counted else None,
+            **_period_fields(f),
             "round": f.round,
         }
         if values["home_team_id"] == values["away_team_id"]:

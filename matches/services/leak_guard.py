@@ -8,7 +8,7 @@ else raises ``LeakError`` instead of leaking silently.
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -60,6 +60,18 @@ def assert_before_kickoff(when: datetime | date | str | None, kickoff: datetime,
             raise LeakError(f"{what} dated {when.isoformat()} is not before kickoff {kickoff_utc.isoformat()}")
     elif when >= kickoff_utc.date():
         raise LeakError(f"{what} dated {when.isoformat()} is not a day before kickoff {kickoff_utc.isoformat()}")
+
+
+def assert_results_known_before(dates: Iterable[datetime], kickoff: datetime, *, what: str = "result") -> None:
+    """Raise LeakError unless every result (dated by its kickoff) was over before ``kickoff``.
+
+    The statistical models fit on bare result rows (``analysis["history"]``);
+    each passes through here before a model sees it, so a row from the match
+    itself, a later one, or one still being played cannot reach a fit.
+    """
+    cutoff = latest_result_kickoff(_as_utc(kickoff))
+    for index, when in enumerate(dates):
+        assert_before_kickoff(when, cutoff, what=f"{what} {index} (known only at its end)")
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:

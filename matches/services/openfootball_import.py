@@ -16,7 +16,8 @@ from datetime import timedelta
 from django.db import connection, transaction
 
 from matches.models import Competition, Match, Team
-from matches.openfootball import OpenFootballMatch, load_season
+from matches.openfootball import RESULT_RULES, OpenFootballMatch, load_season
+from matches.results import AFTER_90
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,21 @@ def _teams_by_name(names: set[str]) -> tuple[dict[str, Team], int]:
     return found, len(missing)
 
 
+def _status_code(row: OpenFootballMatch) -> str:
+    """API-Football's code for how the match ended: FT, AET or PEN."""
+    if row.periods.shootout is not None:
+        return "PEN"
+    return "AET" if row.periods.after_extra_time is not None else "FT"
+
+
+def _period_fields(row: OpenFootballMatch) -> dict[str, int | None]:
+    p = row.periods
+    values: dict[str, int | None] = {}
+    for prefix, pair in (("90", p.after_90), ("et", p.after_extra_time), ("pen", p.shootout)):
+        values[f"score_{prefix}_home"], values[f"score_{prefix}_away"] = pair or (None, None)
+    return values
+
+
 def import_season(
     code: str,
     season: str,
@@ -86,7 +102,12 @@ def import_season(
         competition, competition_created = Competition.objects.get_or_create(
             code=code,
             season=source.start_year,
-            defaults={"name": _SEASON_SUFFIX.sub("", source.name), "country": source.country, "external_id": None},
+            defaults={
+                "name": _SEASON_SUFFIX.sub("", source.name),
+                "country": source.country,
+                "external_id": None,
+                "result_rule": RESULT_RULES.get(code, AFTER_90),
+            },
         )
         teams, teams_created = _teams_by_name(
             {m.home_team for m in source.matches} | {m.away_team for m in source.matches}
@@ -98,7 +119,8 @@ def import_season(
             if key in existing:
                 continue
             existing.add(key)
-            played = row.home_goals is not None and row.away_goals is not None
+            counted = row.counting_score(competition.result_rule)
+            played = counted is not None
             new.append(
                 Match(
                     external_id=external_id(row) if external_id else None,
@@ -107,9 +129,10 @@ def import_season(
                     away_team=teams[row.away_team],
                     kickoff_time=row.kickoff_time + shift,
                     status=Match.Status.FINISHED if played else Match.Status.SCHEDULED,
-                    status_code="FT" if played else "NS",
-                    home_score=row.home_goals,
-                    away_score=row.away_goals,
+                    status_code=_status_code(row) if played else "NS",
+                    home_score=counted[0] if counted else None,
+                    away_score=counted[1] if counted else None,
+                    **_period_fields(row),
                     round=row.round,
                 )
             )

@@ -22,13 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
-from matches.openfootball import SEASONS, load_season, parse_season_label
+from matches.openfootball import LEAGUES, load_season, parse_season_label, seasons_of, tier
 from matches.services.analysis import HISTORY_DAYS
 from matches.services.leak_guard import latest_result_kickoff
 from predictions.models import PredictionModel
 from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip
 from predictions.providers.registry import build_predictor
-from predictions.scoring import calculate_quotas, score_prediction, tendency_of
+from predictions.scoring import Tendency, calculate_quotas, score_prediction, tendency_of
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,12 @@ class Contender:
 DEFAULT_LINEUP: tuple[Contender, ...] = (
     Contender("always-2-1", "fixed_score", {"home": 2, "away": 1}),
     Contender("most-frequent", "most_frequent"),
-    Contender("dixon-coles", "dixon_coles", {"quota_estimate": "model"}),
-    Contender("elo", "elo", {"quota_estimate": "model"}),
+    Contender("dixon-coles", "dixon_coles", {"quota_estimate": "field"}),
+    Contender("elo", "elo", {"quota_estimate": "field"}),
 )
 VARIANTS: tuple[Contender, ...] = (
+    Contender("dixon-coles-own-shares", "dixon_coles", {"quota_estimate": "model"}, in_field=False),
+    Contender("elo-own-shares", "elo", {"quota_estimate": "model"}, in_field=False),
     Contender("dixon-coles-typical", "dixon_coles", {"quota_estimate": "typical"}, in_field=False),
     Contender("dixon-coles-likeliest", "dixon_coles", {"tip": "most_likely"}, in_field=False),
     Contender("elo-typical", "elo", {"quota_estimate": "typical"}, in_field=False),
@@ -100,13 +102,31 @@ class EvaluationReport:
     matches: int
     warm_up_seasons: list[str]
     scores: list[ModelScore]
+    history_days: int = HISTORY_DAYS
+    unscored: int = 0  # matches of the season without a result upstream: counted, never predicted
+    lower_tier: str = ""  # the division below, whose results rate promoted teams ("" if none vendored)
+
+    @property
+    def warm_up(self) -> str:
+        """What each prediction is fitted on, said as it is."""
+        if not self.warm_up_seasons:
+            return f"none: only this season's results of the {self.history_days} days before each match"
+        lower = f" and {self.lower_tier}" if self.lower_tier else ""
+        return (
+            f"the {self.history_days} days before each match: {self.league}{lower} results from "
+            f"{', '.join(self.warm_up_seasons)} and this season"
+        )
 
     def as_dict(self) -> dict:
         return {
             "league": self.league,
             "season": self.season,
             "matches": self.matches,
+            "unscored_matches": self.unscored,
+            "warm_up": self.warm_up,
             "warm_up_seasons": self.warm_up_seasons,
+            "history_days": self.history_days,
+            "lower_tier": self.lower_tier,
             "models": [s.as_dict() for s in self.scores],
         }
 
@@ -126,68 +146,46 @@ def _registry_factory(contender: Contender) -> Predictor:
     return build_predictor(PredictionModel(slug=contender.slug, provider=contender.provider, config=contender.config))
 
 
-@dataclass
-class _Seasons:
-    folder: str
-    target: object  # matches.openfootball's season
-    warm_up: list[str]
-    previous: list
+def lower_tier_of(league: str) -> str:
+    """The vendored division below ``league`` (en.1 -> en.2), or "" if there is none."""
+    level = tier(league)
+    if level is None:
+        return ""
+    lower = f"{league.rsplit('.', 1)[0]}.{level + 1}"
+    return lower if lower in LEAGUES else ""
 
 
-def _load(league: str, season: str) -> _Seasons:
-    try:
-        folder = parse_season_label(season)
-        target = load_season(league, folder)
-        warm_up = [s for s in SEASONS if s < folder]
-        previous = [load_season(league, s) for s in warm_up]
-    except ValueError as exc:
-        raise EvaluationError(str(exc)) from None
-    return _Seasons(folder, target, warm_up, previous)
+def history_rows(league: str, folder: str, team_id: Callable[[str], int]) -> tuple[list, list[dict], list[str]]:
+    """Every finished match of ``league`` up to ``folder`` plus the division below (``level`` 1), oldest first.
 
-
-class _TeamIds(dict):
-    """A stable small integer per team name, as the models' history rows want."""
-
-    def of(self, name: str) -> int:
-        return self.setdefault(name, len(self) + 1)
-
-
-def _history(seasons: _Seasons, team_ids: _TeamIds) -> tuple[list, list[dict]]:
-    """Every finished match of the seasons in kickoff order: their kickoffs, and their history rows."""
+    Returns (kickoffs, rows, warm-up seasons). The lower division lets the models rate promoted teams.
+    """
+    warm_up = [s for s in seasons_of(league) if s < folder]
+    sources = [(load_season(league, s), 0) for s in [*warm_up, folder]]
+    lower = lower_tier_of(league)
+    if lower:
+        sources += [(load_season(lower, s), 1) for s in seasons_of(lower) if s < folder]
     finished = sorted(
-        (m for s in [*seasons.previous, seasons.target] for m in s.matches
-         if m.home_goals is not None and m.away_goals is not None),
-        key=lambda m: (m.kickoff_time, m.home_team),
+        ((m, level) for season, level in sources for m in season.matches if m.home_goals is not None),
+        key=lambda item: (item[0].kickoff_time, item[1], item[0].home_team),
     )
     rows = [
         {
             "date": m.kickoff_time.isoformat(),
-            "home_id": team_ids.of(m.home_team),
-            "away_id": team_ids.of(m.away_team),
+            "home_id": team_id(m.home_team),
+            "away_id": team_id(m.away_team),
             "home_goals": m.home_goals,
             "away_goals": m.away_goals,
         }
-        for m in finished
+        | ({"level": level} if level else {})
+        for m, level in finished
     ]
-    return [m.kickoff_time for m in finished], rows
+    return [m.kickoff_time for m, _ in finished], rows, warm_up
 
 
-def _ask_all(predictors: dict[str, Predictor], context: MatchContext, scores: dict[str, "ModelScore"]
-             ) -> dict[str, Tip]:
-    tips: dict[str, Tip] = {}
-    for slug, predictor in predictors.items():
-        try:
-            tips[slug] = predictor.predict(context)
-        except PredictionFailed as exc:
-            scores[slug].failed += 1
-            scores[slug].first_failure = scores[slug].first_failure or str(exc)
-    return tips
-
-
-def _score_match(scores: dict[str, ModelScore], tips: dict[str, Tip], result: tuple[int, int],
-                 field_slugs: set[str]) -> None:
-    """Score every model's tip against the result, with quotas from the field's tips as settlement does."""
+def _score_tips(scores: dict[str, ModelScore], tips: dict[str, Tip], field_slugs: set[str], result) -> None:
     quotas = calculate_quotas((t.home, t.away) for slug, t in tips.items() if slug in field_slugs)
+
     for slug, score in scores.items():
         score.matches += 1
         tip = tips.get(slug)
@@ -211,36 +209,64 @@ def evaluate(
 ) -> EvaluationReport:
     """Predict every finished match of the season in kickoff order and score the tips.
 
-    Steps: load the seasons, build the history, pick the matches, then per match
-    cut the history known before kickoff, ask every model, score the tips.
+    A match of the season without a result upstream is counted in ``unscored``, never predicted.
     """
-    seasons = _load(league, season)
+    team_ids: dict[str, int] = {}
+
+    def team_id(name: str) -> int:
+        return team_ids.setdefault(name, len(team_ids) + 1)
+
+    try:
+        folder = parse_season_label(season)
+        target = load_season(league, folder)
+        kickoffs, rows, warm_up = history_rows(league, folder, team_id)
+    except ValueError as exc:
+        raise EvaluationError(str(exc)) from None
     if limit is not None and limit < 1:
         raise EvaluationError(f"limit must be a positive number of matches, got {limit}")
-    team_ids = _TeamIds()
-    kickoffs, rows = _history(seasons, team_ids)
-    to_predict = [m for m in seasons.target.matches if m.home_goals is not None and m.away_goals is not None]
+    to_predict = [m for m in target.matches if m.home_goals is not None and m.away_goals is not None]
+    unscored = len(target.matches) - len(to_predict)
     if limit is not None:
         to_predict = to_predict[:limit]
     if not to_predict:
-        raise EvaluationError(f"{league} {seasons.folder} has no finished matches to evaluate")
+        raise EvaluationError(f"{league} {folder} has no finished matches to evaluate")
 
     predictors = {c.slug: predictor_factory(c) for c in lineup}
     scores = {c.slug: ModelScore(c.slug, c.provider, c.in_field) for c in lineup}
     field_slugs = {c.slug for c in lineup if c.in_field}
+    # The field's tips per tendency on the matches settled so far: (kickoff, running home/draw/away counts).
+    field_kickoffs: list = []
+    field_totals: list[tuple[int, int, int]] = [(0, 0, 0)]
     for number, match in enumerate(to_predict, start=1):
         start = bisect_left(kickoffs, match.kickoff_time - timedelta(days=history_days))
         # Only results known before kickoff: matches kicked off at least RESULT_KNOWN_AFTER earlier.
         end = bisect_left(kickoffs, latest_result_kickoff(match.kickoff_time))
+        settled = bisect_left(field_kickoffs, latest_result_kickoff(match.kickoff_time))
         context = MatchContext(
             match_id=number,
             kickoff_time=match.kickoff_time,
-            competition=f"{league} {seasons.folder}",
-            home_team_id=team_ids.of(match.home_team),
+            competition=f"{league} {folder}",
+            home_team_id=team_id(match.home_team),
             home_team=match.home_team,
-            away_team_id=team_ids.of(match.away_team),
+            away_team_id=team_id(match.away_team),
             away_team=match.away_team,
-            analysis={"history": rows[start:end]},
+            analysis={
+                "history": rows[start:end],
+                "_field_shares": list(field_totals[settled]),
+            },
         )
-        _score_match(scores, _ask_all(predictors, context, scores), (match.home_goals, match.away_goals), field_slugs)
-    return EvaluationReport(league, seasons.folder, len(to_predict), seasons.warm_up, list(scores.values()))
+        tips: dict[str, Tip] = {}
+        for slug, predictor in predictors.items():
+            try:
+                tips[slug] = predictor.predict(context)
+            except PredictionFailed as exc:
+                scores[slug].failed += 1
+                scores[slug].first_failure = scores[slug].first_failure or str(exc)
+        _score_tips(scores, tips, field_slugs, (match.home_goals, match.away_goals))
+        counts = [tendency_of(t.home, t.away) for slug, t in tips.items() if slug in field_slugs]
+        last = field_totals[-1]
+        field_kickoffs.append(match.kickoff_time)
+        field_totals.append(tuple(last[i] + counts.count(t) for i, t in enumerate(Tendency)))
+    return EvaluationReport(
+        league, folder, len(to_predict), warm_up, list(scores.values()), history_days, unscored, lower_tier_of(league)
+    )

@@ -11,8 +11,10 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from matches.models import Match, MatchAnalysis
+from matches.services.leak_guard import latest_result_kickoff
 from predictions.models import Prediction, PredictionModel
 from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip, failure_reason, predict_versioned
+from predictions.selectors import field_tendency_counts
 from predictions.services.health import breaker_trips, record_outcomes
 
 logger = logging.getLogger(__name__)
@@ -74,7 +76,8 @@ def build_context(match: Match, analysis: MatchAnalysis) -> MatchContext:
         home_team=match.home_team.name,
         away_team_id=match.away_team_id,
         away_team=match.away_team.name,
-        analysis=analysis.data,
+        analysis=analysis.data
+        | {"_field_shares": field_tendency_counts(match, settled_before=latest_result_kickoff(match.kickoff_time))},
         result_rule=match.competition.result_rule,
     )
 

@@ -1,4 +1,8 @@
-"""Settlement: a pure function of (final score, full prediction set), run under row locks."""
+"""Settlement: a pure function of (the result that counts, full prediction set), run under row locks.
+
+The result is ``matches.results.counted_result`` of the match's period scores under its
+competition's ``result_rule``, so a knockout settles as the competition says.
+"""
 
 import logging
 from dataclasses import dataclass, field
@@ -7,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from matches.models import Match
+from matches.results import counted_result
 from predictions.models import Prediction
 from predictions.scoring import NO_POINTS, Quotas, ScoreBreakdown, calculate_quotas, score_prediction
 
@@ -65,7 +70,7 @@ def settle_match(match_id: int) -> SettlementResult:
     """
     with transaction.atomic():
         try:
-            match = Match.objects.select_for_update().get(pk=match_id)
+            match = Match.objects.select_for_update().select_related("competition").get(pk=match_id)
         except Match.DoesNotExist:
             raise SettlementRefused(f"match {match_id} does not exist") from None
         predictions = list(Prediction.objects.select_for_update().filter(match_id=match_id).order_by("pk"))
@@ -85,17 +90,21 @@ def settle_match(match_id: int) -> SettlementResult:
             )
         if match.status != Match.Status.FINISHED:
             raise SettlementRefused(f"match {match_id} is {match.status}, not finished")
-        if not match.has_score:
-            raise SettlementRefused(f"match {match_id} is finished but has no final score")
+        rule = match.competition.result_rule
+        result = counted_result(match, rule)
+        if result is None:
+            raise SettlementRefused(f"match {match_id} is finished but has no final score under the rule {rule}")
+        if (match.home_score, match.away_score) != result:
+            # The rule changed since the result was stored: the stored result follows it.
+            match.home_score, match.away_score = result
+            match.save(update_fields=["home_score", "away_score", "updated_at"])
         if not predictions:
             return SettlementResult(match_id, "no_predictions", detail="no predictions to settle")
 
         quotas = calculate_quotas((p.predicted_home, p.predicted_away) for p in predictions)
         changed = []
         for p in predictions:
-            breakdown = score_prediction(
-                p.predicted_home, p.predicted_away, match.home_score, match.away_score, quotas
-            )
+            breakdown = score_prediction(p.predicted_home, p.predicted_away, *result, quotas)
             if _apply(p, Prediction.Status.SCORED, breakdown, now):
                 changed.append(p)
         Prediction.objects.bulk_update(changed, _POINT_FIELDS)

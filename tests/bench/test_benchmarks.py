@@ -89,3 +89,22 @@ def test_two_concurrent_commands_and_two_workers_stay_within_the_api_budget(redi
     assert result["max_in_window"] <= world.api_limit
     assert result["rejected"] == 0
     assert result["api_requests"] == world.api_requests
+
+
+def test_model_grid_covers_every_top_league_season_with_a_warm_up_and_judges_the_target():
+    from bench import model_grid
+
+    cells = model_grid.grid_cells()
+    assert cells == [(c, s) for c in ("de.1", "en.1", "es.1", "fr.1", "it.1") for s in ("2023-24", "2024-25")]
+    lines: list[str] = []
+    (report,) = model_grid.run([("en.1", "2024-25")], processes=1, limit=8, out=lines.append)
+    assert {m["slug"] for m in report["models"]} >= {"always-2-1", "most-frequent", "dixon-coles", "elo"}
+    assert any(line.startswith("en.1 2024-25") for line in lines)
+    assert any("target" in line for line in lines)
+    fake = {"models": [
+        {"slug": "always-2-1", "quota_points_per_match": 1.5, "kicktipp_points_per_match": 1.1},
+        {"slug": "most-frequent", "quota_points_per_match": 1.6, "kicktipp_points_per_match": 0.7},
+        {"slug": "dixon-coles", "quota_points_per_match": 1.66, "kicktipp_points_per_match": 1.2},
+        {"slug": "elo", "quota_points_per_match": 1.64, "kicktipp_points_per_match": 1.3},
+    ]}
+    assert model_grid.verdict(fake) == {"dixon-coles": True, "elo": False}

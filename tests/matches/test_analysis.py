@@ -293,3 +293,20 @@ def test_history_joins_openfootball_and_api_seasons_of_one_league():
     _played(CompetitionFactory(code="en.1", external_id=None, season=2022), a, b, KICKOFF - timedelta(days=700), 0, 2)
     target = MatchFactory(competition=this, home_team=a, away_team=b, kickoff_time=KICKOFF)
     assert [h["home_goals"] for h in build_analysis(target).data["history"]] == [0, 2]
+
+
+def test_history_holds_the_second_tier_within_two_years_marked_level_1():
+    promoted, rival, top = TeamFactory(), TeamFactory(), TeamFactory()
+    this = CompetitionFactory(code="en.1", season=2024, external_id=None)
+    second = CompetitionFactory(code="en.2", season=2023, external_id=None)
+    third = CompetitionFactory(code="en.3", season=2023, external_id=None)
+    lower = _played(second, promoted, rival, KICKOFF - timedelta(days=100), 3, 0)
+    _played(second, rival, top, KICKOFF - timedelta(days=800), 1, 0)  # outside the window
+    _played(third, rival, top, KICKOFF - timedelta(days=50), 2, 2)  # two divisions down: not used
+    league = _played(this, top, rival, KICKOFF - timedelta(days=5), 1, 1)
+    target = MatchFactory(competition=this, home_team=promoted, away_team=top, kickoff_time=KICKOFF)
+    history = build_analysis(target).data["history"]
+    assert [(row["home_id"], row.get("level", 0)) for row in history] == [
+        (lower.home_team_id, 1),
+        (league.home_team_id, 0),
+    ]

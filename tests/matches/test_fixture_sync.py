@@ -96,7 +96,7 @@ def test_an_empty_team_name_from_the_api_never_renames_a_known_team(fake):
     assert Team.objects.get(external_id=home_id).name == known_name
 
 
-def test_the_full_time_score_is_goals_including_extra_time_not_the_shoot_out(fake):
+def test_periods_are_stored_and_the_result_that_counts_follows_the_rule(fake):
     home, away = (50, "Cup Home"), (51, "Cup Away")
     kickoff = datetime(2024, 9, 1, 18, 0, tzinfo=UTC)
     fake.upsert_fixture(
@@ -116,7 +116,17 @@ def test_the_full_time_score_is_goals_including_extra_time_not_the_shoot_out(fak
     run("--league", "39", "--season", "2024")
 
     cup = Match.objects.get(external_id=2_000_000)
-    assert (cup.status, cup.status_code, cup.home_score, cup.away_score) == ("finished", "PEN", 3, 3)
+    # The periods are stored as reported: goals is the score after extra time, never the shoot-out.
+    assert (cup.score_90_home, cup.score_90_away, cup.score_et_home, cup.score_et_away) == (2, 2, 3, 3)
+    assert (cup.score_pen_home, cup.score_pen_away) == (4, 2)
+    # The result that counts follows the competition's rule (after 90 minutes by default).
+    assert (cup.status, cup.status_code, cup.home_score, cup.away_score) == ("finished", "PEN", 2, 2)
+    Competition.objects.filter(pk=cup.competition_id).update(result_rule="after_extra_time")
+    fake.upsert_fixture(make_fixture(2_000_000, kickoff=kickoff, home=home, away=away, status="PEN",
+                                     goals=(3, 3), fulltime=(2, 2), extratime=(1, 1), penalty=(4, 2), referee="x"))
+    run("--league", "39", "--season", "2024")
+    cup.refresh_from_db()
+    assert (cup.home_score, cup.away_score) == (3, 3)
 
 
 def test_a_corrected_score_re_settles_a_settled_match(fake):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
-from matches.openfootball import SEASONS, load_season
+from matches.openfootball import LEAGUES, SEASONS, load_season, seasons_of
 from matches.services.analysis import HISTORY_DAYS
 from matches.services.leak_guard import RESULT_KNOWN_AFTER
 from predictions.providers.base import MatchContext, Tip
@@ -34,6 +34,8 @@ def test_walk_forward_never_passes_a_match_at_or_after_kickoff():
     # A result is known only once its match is over, RESULT_KNOWN_AFTER after its kickoff.
     assert all(latest is not None and latest + RESULT_KNOWN_AFTER < kickoff for kickoff, _, latest in spy.seen)
     every = [m for s in SEASONS for m in load_season("en.1", s).matches if m.home_goals is not None]
+    # the second tier's earlier seasons too: they rate the promoted teams
+    every += [m for s in ("2022-23", "2023-24") for m in load_season("en.2", s).matches if m.home_goals is not None]
     season = [m for m in load_season("en.1", "2024-25").matches if m.home_goals is not None][:40]
     for (kickoff, size, _), match in zip(spy.seen, season, strict=True):
         assert kickoff == match.kickoff_time
@@ -111,3 +113,39 @@ def test_command_variants_flag_adds_the_marked_variants(capsys):
     out = capsys.readouterr().out
     assert "dixon-coles-typical *" in out and "elo-likeliest *" in out
     assert "without joining the field" in out
+
+
+def test_unscored_matches_are_counted_and_the_warm_up_says_what_is_used(capsys):
+    # es.1 2024-25 has no score upstream for its 10 round-38 matches.
+    report = evaluate(league="es.1", season="2024-25", limit=3, lineup=[Contender("two-one", "fixed_score")])
+    assert report.unscored == 10 and report.as_dict()["unscored_matches"] == 10
+    assert report.warm_up.startswith(f"the {HISTORY_DAYS} days before each match")
+    assert "2022-23, 2023-24" in report.warm_up
+    call_command("evaluate_models", "--league", "es.1", "--season", "2024-25", "--limit", "2")
+    out = capsys.readouterr().out
+    assert f"warm-up: the {HISTORY_DAYS} days before each match" in out
+    assert "unscored: 10 match(es)" in out
+
+
+def test_leagues_and_seasons_come_from_the_data_folder():
+    assert {"en.1", "en.2", "es.2", "uefa.cl"} <= set(LEAGUES)
+    assert SEASONS == ("2022-23", "2023-24", "2024-25")
+    assert seasons_of("es.2") == ("2024-25",)
+    first = evaluate(league="en.1", season="2022-23", limit=2, lineup=[Contender("two-one", "fixed_score")])
+    assert first.warm_up_seasons == [] and first.warm_up.startswith("none")
+
+
+def test_field_shares_handed_to_the_models_come_only_from_matches_settled_before_kickoff():
+    seen = []
+
+    class Spy:
+        def predict(self, context):
+            seen.append((context.kickoff_time, context.analysis["_field_shares"]))
+            return Tip(2, 1)
+
+    evaluate(league="en.1", season="2024-25", limit=12, lineup=[Contender("spy", "spy")],
+             predictor_factory=lambda contender: Spy())
+    kickoffs = [k for k, _ in seen]
+    for kickoff, shares in seen:
+        settled = sum(k + RESULT_KNOWN_AFTER < kickoff for k in kickoffs)
+        assert shares == [settled, 0, 0]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import check_grad
 
+from matches.services.leak_guard import RESULT_KNOWN_AFTER, LeakError, assert_results_known_before
 from predictions.models import PredictionModel
 from predictions.providers.base import MatchContext, PredictionFailed
 from predictions.providers.registry import build_predictor
@@ -19,13 +20,16 @@ from predictions.providers.statistical import (
     elo,
 )
 from predictions.providers.statistical.baselines import most_frequent_score
+from predictions.providers.statistical.history import results_from_history
 from predictions.providers.statistical.tipping import (
     best_tip,
+    estimate_quotas,
     most_likely_tip,
     quotas_from_shares,
     tendency_probabilities,
 )
 from predictions.scoring import calculate_quotas, score_prediction
+from predictions.services.evaluation import history_rows
 
 START = datetime(2024, 8, 1, 15, tzinfo=UTC)
 
@@ -250,24 +254,71 @@ def test_registry_builds_the_llm_adapter_lazily():
 
 
 def test_dixon_coles_analytic_gradient_matches_finite_differences():
+    """Two levels (league and second tier), a per-level goal rate and home edge, and the tier gap."""
     results = _synthetic_league({"a": 0.3, "b": 0.0, "c": -0.2, "d": 0.1}, rounds=2)
     fit = dixon_coles.fit(results)
+    n = len(fit.teams)
+    levels = np.array([i % 3 == 0 for i in range(len(results))], dtype=int)
     data = dixon_coles._FitData.build(
-        len(fit.teams),
+        n,
         np.array([fit.teams[r.home_id] for r in results]),
         np.array([fit.teams[r.away_id] for r in results]),
         np.array([r.home_goals for r in results], dtype=float),
         np.array([r.away_goals for r in results], dtype=float),
         np.linspace(0.5, 1.0, len(results)),
-        np.zeros(len(fit.teams)),
-        np.full(len(fit.teams), 0.1),
+        levels,
+        np.array([1.0, 0.0, 1.0, 0.0]),
+        np.zeros(n),
+        np.full(n, 0.1),
         1.5,
     )
-    theta = np.random.default_rng(3).normal(0, 0.2, 2 * len(fit.teams) + 3)
-    theta[-1] = -0.1
+    theta = np.random.default_rng(3).normal(0, 0.2, 2 * n + 2 * 2 + 3)
+    theta[-3] = -0.1
     error = check_grad(
         lambda t: dixon_coles.negative_log_posterior(t, data)[0],
         lambda t: dixon_coles.negative_log_posterior(t, data)[1],
         theta,
     )
     assert error < 1e-4
+
+
+def test_the_leak_guard_rejects_a_history_row_still_being_played_at_kickoff():
+    results = _synthetic_league({1: 0.0, 2: 0.0})
+    kickoff = results[-1].date + timedelta(hours=2)  # the last match has not ended yet
+    with pytest.raises(PredictionFailed, match="leak guard"):
+        DixonColesPredictor().predict(_context(_history_rows(results), kickoff))
+    with pytest.raises(LeakError):
+        assert_results_known_before([r.date for r in results], kickoff)
+    assert_results_known_before([r.date for r in results], results[-1].date + RESULT_KNOWN_AFTER + timedelta(seconds=1))
+
+
+def _promotion_history() -> tuple[list[dict], dict[str, int], datetime]:
+    ids: dict[str, int] = {}
+    _, rows, _ = history_rows("en.1", "2023-24", lambda name: ids.setdefault(name, len(ids) + 1))
+    kickoff = datetime(2023, 8, 11, 19, 0, tzinfo=UTC)  # Burnley v Manchester City, the opening match
+    return [r for r in rows if datetime.fromisoformat(r["date"]) + RESULT_KNOWN_AFTER < kickoff], ids, kickoff
+
+
+def test_promoted_teams_are_rated_from_their_second_tier_season_across_a_fitted_gap():
+    rows, ids, kickoff = _promotion_history()
+    assert any(r.get("level") == 1 for r in rows)
+    fit = dixon_coles.fit(results_from_history(rows, before=kickoff))
+    gap_attack, gap_defence = fit.tier_gap
+    assert gap_attack > 0.1 and gap_defence > 0.1  # the second tier is weaker, as the movers show
+    burnley, luton = fit._rating(ids["Burnley FC"]), fit._rating(ids["Luton Town FC"])
+    city = fit._rating(ids["Manchester City FC"])
+    # Burnley won the Championship with 101 points, Luton came through the play-offs: rated apart, both below City.
+    assert burnley[0] - burnley[1] > luton[0] - luton[1]
+    assert city[0] - city[1] > burnley[0] - burnley[1]
+    elo_fit = elo.fit(results_from_history(rows, before=kickoff))
+    assert elo_fit.rating(ids["Burnley FC"]) > elo_fit.rating(ids["Luton Town FC"])
+    assert elo_fit.rating(ids["Manchester City FC"]) > elo_fit.rating(ids["Burnley FC"])
+
+
+def test_the_field_estimate_blends_the_fields_past_shares_with_the_models_view():
+    matrix = dixon_coles.score_matrix(1.4, 1.2, 0.0, 10)
+    own = estimate_quotas(matrix, "model")
+    # a field that tipped home on every earlier match makes away and draw tips scarcer, so worth more
+    field = estimate_quotas(matrix, "field", [90, 10, 0])
+    assert field.home <= own.home and field.away > own.away
+    assert estimate_quotas(matrix, "field", None) == own

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import CommandParser
 
 from config.commands import ProjectCommand, usage_error
-from matches.openfootball import LEAGUES, SEASONS, parse_season_label
+from matches.openfootball import LEAGUES, SEASONS, parse_season_label, seasons_of
 from matches.services.openfootball_import import import_season
 
 
@@ -34,7 +34,7 @@ class Command(ProjectCommand):
             if season not in SEASONS:
                 raise usage_error(f"no vendored data for season {season}: use one of {', '.join(SEASONS)}")
         if options["all"]:
-            return [(c, s) for c in LEAGUES for s in SEASONS if league in (None, c) and season in (None, s)]
+            return [(c, s) for c in LEAGUES for s in seasons_of(c) if league in (None, c) and season in (None, s)]
         if league is None or season is None:
             raise usage_error("give --league and --season (e.g. --league en.1 --season 2024-25), or --all")
         return [(league, season)]

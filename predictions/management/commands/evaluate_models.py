@@ -51,8 +51,8 @@ def render_table(report: EvaluationReport) -> str:
         f" {'failed':>7}"
     )
     lines = [
-        f"{report.league} {report.season}: {report.matches} matches, walk-forward "
-        f"(warm-up: {', '.join(report.warm_up_seasons) or 'none'})",
+        f"{report.league} {report.season}: {report.matches} matches, walk-forward (warm-up: {report.warm_up})",
+        f"unscored: {report.unscored} match(es) of the season have no result upstream and are not evaluated",
         header,
         "-" * len(header),
     ]

@@ -67,6 +67,17 @@ def _history(context: MatchContext) -> list[Result]:
     return results_from_history(rows, before=context.kickoff_time)
 
 
+def _field_shares(context: MatchContext) -> list[float] | None:
+    """The field's (home, draw, away) tip counts on earlier settled matches, if the context has them.
+
+    The leading underscore keeps it out of the LLM prompt: it is for the quota estimate only.
+    """
+    shares = (context.analysis or {}).get("_field_shares")
+    if isinstance(shares, list) and len(shares) == 3 and all(isinstance(s, int | float) for s in shares):
+        return [float(s) for s in shares]
+    return None
+
+
 class _DistributionPredictor:
     """Shared by the models with a score distribution: fit, then pick the tip."""
 
@@ -91,7 +102,7 @@ class _DistributionPredictor:
         self.tip_strategy = config.get("tip", "expected_points")
         if self.tip_strategy not in TIP_STRATEGIES:
             raise PredictionFailed(f"config 'tip' must be one of {TIP_STRATEGIES}, got {self.tip_strategy!r}")
-        estimate = config.get("quota_estimate", "model")
+        estimate = config.get("quota_estimate", "field")
         if isinstance(estimate, list):
             if (
                 len(estimate) != 3
@@ -132,7 +143,7 @@ class _DistributionPredictor:
         if self.tip_strategy == "most_likely":
             home, away = most_likely_tip(matrix)
             return Tip(home, away, detail | {"tip": "most_likely"})
-        choice = best_tip(matrix, self.quota_estimate)
+        choice = best_tip(matrix, self.quota_estimate, _field_shares(context))
         return Tip(
             choice.home,
             choice.away,
@@ -147,14 +158,14 @@ class _DistributionPredictor:
 
 class DixonColesPredictor(_DistributionPredictor):
     provider = "dixon_coles"
-    version = "dixon-coles-1"  # stored as Prediction.prompt_version; bump when the model changes
+    version = "dixon-coles-2"  # stored as Prediction.prompt_version; bump when the model changes
     param_type = dixon_coles.DixonColesParams
     fit_function = staticmethod(dixon_coles.fit)
 
 
 class EloPredictor(_DistributionPredictor):
     provider = "elo"
-    version = "elo-1"
+    version = "elo-2"
     param_type = elo.EloParams
     fit_function = staticmethod(elo.fit)
 
@@ -184,6 +195,6 @@ class MostFrequentPredictor:
         self.fallback = (_goals(config, "fallback_home", 1), _goals(config, "fallback_away", 1))
 
     def predict(self, context: MatchContext) -> Tip:
-        results = _history(context)
+        results = [r for r in _history(context) if r.level == 0]
         home, away = most_frequent_score(results, self.fallback)
         return Tip(home, away, {"provider": "most_frequent", "history_matches": len(results)})

@@ -1,9 +1,17 @@
 """Dixon-Coles (1997) goals model: Poisson scores with a low-score correction.
 
-log λ_home = μ + h + attack[home] + defence[away]
-log λ_away = μ + attack[away] + defence[home]
+log λ_home = μ[level] + h[level] + attack[home] + defence[away]
+log λ_away = μ[level] + attack[away] + defence[home]
 
-(``defence`` is a concession rate: higher is worse.) Matches are weighted by
+(``defence`` is a concession rate: higher is worse.) ``level`` is the
+division of the match relative to the league predicted (0 = the league, 1 =
+its second tier): goal rate μ and home advantage h are fitted per league, on
+the history before kickoff only. Second-tier results rate promoted clubs: every
+team shares one scale, and teams based in the lower tier (most of their
+weighted matches there) are shrunk towards a prior weaker by a fitted
+tier gap (attack -gap_att, defence +gap_def). The gap is identified by the
+teams that moved between the tiers, promoted and relegated, whose results sit
+on both sides of it: that is the tier-to-tier strength map. Matches are weighted by
 exp(-ξ·age), age measured back from the newest result in the history, so the
 fit is a pure function of the history and can be cached and shared. A ridge
 penalty pulls every team towards a prior: average (0) for established sides,
@@ -24,6 +32,7 @@ from scipy.stats import poisson
 from predictions.providers.statistical.history import Result
 
 RHO_BOUNDS = (-0.2, 0.2)
+TIER_GAP_START = 0.3
 _TAU_FLOOR = 1e-10
 
 
@@ -54,6 +63,7 @@ class DixonColesFit:
     rho: float
     params: DixonColesParams
     n_matches: int
+    tier_gap: tuple[float, float] = (0.0, 0.0)  # fitted (attack, defence) gap of lower-tier teams
 
     def _rating(self, team: Hashable) -> tuple[float, float]:
         index = self.teams.get(team)
@@ -90,7 +100,10 @@ class _FitData:
     x: np.ndarray
     y: np.ndarray
     w: np.ndarray
-    prior_att: np.ndarray
+    lv: np.ndarray  # level of each match
+    levels: int
+    lower: np.ndarray  # 1.0 for a team based in the lower tier
+    prior_att: np.ndarray  # before the tier gap
     prior_def: np.ndarray
     shrinkage: float
 
@@ -100,10 +113,11 @@ class _FitData:
     m11: np.ndarray
 
     @classmethod
-    def build(cls, n, hi, ai, x, y, w, prior_att, prior_def, shrinkage) -> "_FitData":
+    def build(cls, n, hi, ai, x, y, w, lv, lower, prior_att, prior_def, shrinkage) -> "_FitData":
         """Precompute the masks of the four low scores the rho correction touches."""
         low = [(x == h) & (y == a) for h, a in ((0, 0), (0, 1), (1, 0), (1, 1))]
-        return cls(n, hi, ai, x, y, w, prior_att, prior_def, shrinkage, *low)
+        levels = int(lv.max()) + 1
+        return cls(n, hi, ai, x, y, w, lv, levels, lower, prior_att, prior_def, shrinkage, *low)
 
 
 def _priors(results: Sequence[Result], teams: dict[Hashable, int], params: DixonColesParams):
@@ -120,13 +134,16 @@ def _priors(results: Sequence[Result], teams: dict[Hashable, int], params: Dixon
 
 def negative_log_posterior(theta: np.ndarray, data: _FitData) -> tuple[float, np.ndarray]:
     """Penalised weighted negative log-likelihood and its gradient (vectorised over matches)."""
-    n, hi, ai, x, y, w = data.n, data.hi, data.ai, data.x, data.y, data.w
+    n, hi, ai, x, y, w, lv, nl = data.n, data.hi, data.ai, data.x, data.y, data.w, data.lv, data.levels
     m00, m01, m10, m11 = data.m00, data.m01, data.m10, data.m11
-    prior_att, prior_def, shrinkage = data.prior_att, data.prior_def, data.shrinkage
+    shrinkage, lower = data.shrinkage, data.lower
     att, dfc = theta[:n], theta[n : 2 * n]
-    mu, home, rho = theta[2 * n], theta[2 * n + 1], theta[2 * n + 2]
-    lam = np.exp(mu + home + att[hi] + dfc[ai])
-    lmb = np.exp(mu + att[ai] + dfc[hi])
+    mu, home = theta[2 * n : 2 * n + nl], theta[2 * n + nl : 2 * n + 2 * nl]
+    rho, gap_att, gap_def = theta[2 * n + 2 * nl], theta[2 * n + 2 * nl + 1], theta[2 * n + 2 * nl + 2]
+    prior_att = data.prior_att - gap_att * lower
+    prior_def = data.prior_def + gap_def * lower
+    lam = np.exp(mu[lv] + home[lv] + att[hi] + dfc[ai])
+    lmb = np.exp(mu[lv] + att[ai] + dfc[hi])
     tau = np.ones_like(lam)
     tau[m00] = 1 - lam[m00] * lmb[m00] * rho
     tau[m01] = 1 + lam[m01] * rho
@@ -149,12 +166,14 @@ def negative_log_posterior(theta: np.ndarray, data: _FitData) -> tuple[float, np
     grad = np.empty_like(theta)
     grad[:n] = np.bincount(hi, g_lam, n) + np.bincount(ai, g_lmb, n)
     grad[n : 2 * n] = np.bincount(ai, g_lam, n) + np.bincount(hi, g_lmb, n)
-    grad[2 * n] = g_lam.sum() + g_lmb.sum()
-    grad[2 * n + 1] = g_lam.sum()
-    grad[2 * n + 2] = np.sum(w * dtau_rho)
+    grad[2 * n : 2 * n + nl] = np.bincount(lv, g_lam + g_lmb, nl)
+    grad[2 * n + nl : 2 * n + 2 * nl] = np.bincount(lv, g_lam, nl)
+    grad[2 * n + 2 * nl] = np.sum(w * dtau_rho)
     penalty = shrinkage * (np.sum((att - prior_att) ** 2) + np.sum((dfc - prior_def) ** 2))
     grad[:n] -= 2 * shrinkage * (att - prior_att)
     grad[n : 2 * n] -= 2 * shrinkage * (dfc - prior_def)
+    grad[2 * n + 2 * nl + 1] = -2 * shrinkage * np.sum(lower * (att - prior_att))
+    grad[2 * n + 2 * nl + 2] = 2 * shrinkage * np.sum(lower * (dfc - prior_def))
     return -(loglik - penalty), -grad
 
 
@@ -180,11 +199,19 @@ def _fit_cached(results: tuple[Result, ...], params: DixonColesParams) -> DixonC
     newest = results[-1].date
     age = np.array([(newest - r.date).total_seconds() / 86400 for r in results])
     w = np.exp(-params.xi * age)
+    lv = np.array([r.level for r in results], dtype=int)
+    lower = _lower_based(hi, ai, lv, w, n)
     prior_att, prior_def = _priors(results, teams, params)
-    data = _FitData.build(n, hi, ai, x, y, w, prior_att, prior_def, params.shrinkage)
+    data = _FitData.build(n, hi, ai, x, y, w, lv, lower, prior_att, prior_def, params.shrinkage)
+    nl = data.levels
     mean_goals = max((x.sum() + y.sum()) / (2 * len(results)), 0.1)
-    theta0 = np.concatenate([prior_att, prior_def, [np.log(mean_goals), 0.25, -0.05]])
-    bounds = [(None, None)] * (2 * n + 2) + [RHO_BOUNDS]
+    gap0 = TIER_GAP_START if lower.any() else 0.0
+    goal_rate, home_edge = [np.log(mean_goals)] * nl, [0.25] * nl
+    theta0 = np.concatenate(
+        [prior_att - gap0 * lower, prior_def + gap0 * lower, goal_rate, home_edge, [-0.05, gap0, gap0]]
+    )
+    gap_bounds = (0.0, 2.0) if lower.any() else (0.0, 0.0)
+    bounds = [(None, None)] * (2 * n + 2 * nl) + [RHO_BOUNDS, gap_bounds, gap_bounds]
     solution = minimize(negative_log_posterior, theta0, args=(data,), jac=True, method="L-BFGS-B", bounds=bounds)
     theta = solution.x
     return DixonColesFit(
@@ -192,8 +219,16 @@ def _fit_cached(results: tuple[Result, ...], params: DixonColesParams) -> DixonC
         attack=theta[:n],
         defence=theta[n : 2 * n],
         mu=float(theta[2 * n]),
-        home=float(theta[2 * n + 1]),
-        rho=float(theta[2 * n + 2]),
+        home=float(theta[2 * n + nl]),
+        rho=float(theta[2 * n + 2 * nl]),
         params=params,
         n_matches=len(results),
+        tier_gap=(float(theta[-2]), float(theta[-1])),
     )
+
+
+def _lower_based(hi: np.ndarray, ai: np.ndarray, lv: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
+    """1.0 for each team most of whose (time-weighted) matches were in a lower tier."""
+    total = np.bincount(hi, w, n) + np.bincount(ai, w, n)
+    below = np.bincount(hi, w * (lv > 0), n) + np.bincount(ai, w * (lv > 0), n)
+    return (below > total / 2).astype(float)

@@ -4,8 +4,12 @@ Ratings follow the World Football Elo scheme: K grows with the margin
 (1.5 times for two goals, (11 + n)/8 times for n ≥ 3) and the home side gets a fixed
 rating bonus. Teams entering after the history's first season (promoted clubs)
 start at the mean rating of the three weakest sides at that moment, since
-they replace the relegated ones. After a summer break ratings regress part
-of the way to the mean, as squads change.
+they replace the relegated ones, unless the history holds their second-tier
+results (``level`` 1): then they are rated through those. Lower-tier sides
+enter ``tier_gap`` points below, and ratings travel with the teams that move
+between the tiers, so each season's promoted and relegated clubs carry the
+strength difference across. After a summer break ratings regress part of the
+way to the mean of their tier, as squads change.
 
 Ratings alone give no scoreline, so the rating difference is mapped to
 expected goals by a Poisson regression fitted on the same history
@@ -34,6 +38,8 @@ class EloParams:
     season_gap_days: int = 45  # a break this long between league matches is a new season
     season_carryover: float = 0.8  # share of a rating's distance from the mean kept over the break
     burn_in: int = 100  # early matches rate teams but do not train the goals regression
+    # A lower-tier side's starting deficit; movers then carry ratings across (300 beat 150 and 0 on en.1 2024-25).
+    tier_gap: float = 300.0
     max_goals: int = 10
 
     def __post_init__(self) -> None:
@@ -106,23 +112,39 @@ def fit(results: Sequence[Result], params: EloParams | None = None) -> EloFit:
     return _fit_cached(tuple(results), params or EloParams())
 
 
+def _regress(ratings: dict[Hashable, float], level_of: dict[Hashable, int], carryover: float) -> dict:
+    """The summer break: each rating moves part of the way back to the mean of its tier."""
+    levels = set(level_of.values())
+    means = {level: float(np.mean([v for t, v in ratings.items() if level_of[t] == level])) for level in levels}
+    return {t: means[level_of[t]] + carryover * (v - means[level_of[t]]) for t, v in ratings.items()}
+
+
 @lru_cache(maxsize=16)
 def _fit_cached(results: tuple[Result, ...], params: EloParams) -> EloFit:
     ratings: dict[Hashable, float] = {}
+    level_of: dict[Hashable, int] = {}  # the tier of each team's latest match
     diffs, home_goals, away_goals = [], [], []
     previous = None
-    first_season = True  # sides of the history's first season all start level
-    for index, r in enumerate(results):
+    first_season = True  # sides of the history's first season all start level (per tier)
+    top = 0
+    for r in results:
         if previous is not None and (r.date - previous).days >= params.season_gap_days and ratings:
             first_season = False
-            mean = float(np.mean(list(ratings.values())))
-            ratings = {t: mean + params.season_carryover * (v - mean) for t, v in ratings.items()}
+            ratings = _regress(ratings, level_of, params.season_carryover)
         previous = r.date
         for team in (r.home_id, r.away_id):
             if team not in ratings:
-                ratings[team] = INITIAL_RATING if first_season else _newcomer_rating(ratings)
+                if r.level > 0:
+                    ratings[team] = INITIAL_RATING - params.tier_gap * r.level
+                elif first_season:
+                    ratings[team] = INITIAL_RATING
+                else:
+                    ratings[team] = _newcomer_rating({t: v for t, v in ratings.items() if level_of[t] == 0})
+            level_of[team] = r.level
         diff = ratings[r.home_id] + params.home_advantage - ratings[r.away_id]
-        if index >= params.burn_in:
+        if r.level == 0:
+            top += 1
+        if r.level == 0 and top > params.burn_in:
             diffs.append(diff / 400)
             home_goals.append(r.home_goals)
             away_goals.append(r.away_goals)
@@ -133,7 +155,7 @@ def _fit_cached(results: tuple[Result, ...], params: EloParams) -> EloFit:
     d = np.array(diffs)
     return EloFit(
         ratings=ratings,
-        newcomer_rating=_newcomer_rating(ratings),
+        newcomer_rating=_newcomer_rating({t: v for t, v in ratings.items() if level_of[t] == 0}),
         home_goals=_fit_poisson_line(d, np.array(home_goals, dtype=float), _DEFAULT_GOAL_MODEL[0]),
         away_goals=_fit_poisson_line(d, np.array(away_goals, dtype=float), _DEFAULT_GOAL_MODEL[1]),
         params=params,

@@ -4,6 +4,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from matches.services.leak_guard import LeakError, assert_results_known_before
 from predictions.providers.base import PredictionFailed
 
 
@@ -16,6 +17,7 @@ class Result:
     away_id: Hashable
     home_goals: int
     away_goals: int
+    level: int = 0  # divisions below the league predicted: 1 = its second tier (rates promoted teams)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -25,10 +27,11 @@ def _aware(moment: datetime) -> datetime:
 def results_from_history(rows: Iterable[Mapping], *, before: datetime | None = None) -> list[Result]:
     """Parse ``analysis["history"]`` rows, oldest first.
 
-    ``before`` is the kickoff being predicted: a row dated at or after it is a
-    leak of the future into the model, so it fails loudly instead of being used.
+    ``before`` is the kickoff being predicted: every row must be a result known
+    before it (the leak guard's rule: kicked off at least RESULT_KNOWN_AFTER
+    earlier); any other row is a leak of the future into the model, so it fails
+    loudly instead of being used.
     """
-    cutoff = _aware(before) if before is not None else None
     results = []
     for index, row in enumerate(rows):
         try:
@@ -38,13 +41,17 @@ def results_from_history(rows: Iterable[Mapping], *, before: datetime | None = N
                 away_id=row["away_id"],
                 home_goals=int(row["home_goals"]),
                 away_goals=int(row["away_goals"]),
+                level=int(row.get("level", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PredictionFailed(f"history row {index} is malformed: {exc!r}") from None
-        if result.home_goals < 0 or result.away_goals < 0:
-            raise PredictionFailed(f"history row {index} has negative goals")
-        if cutoff is not None and result.date >= cutoff:
-            raise PredictionFailed(f"history row {index} is dated {result.date.isoformat()}, not before kickoff")
+        if result.home_goals < 0 or result.away_goals < 0 or result.level < 0:
+            raise PredictionFailed(f"history row {index} has negative goals or level")
         results.append(result)
+    if before is not None:
+        try:
+            assert_results_known_before([r.date for r in results], _aware(before), what="history row")
+        except LeakError as exc:
+            raise PredictionFailed(f"leak guard: {exc}") from None
     results.sort(key=lambda r: r.date)
     return results

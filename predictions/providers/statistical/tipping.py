@@ -8,18 +8,20 @@ itself, so the tip optimises exactly the rules it will be settled by.
 The quotas depend on the other predictors' tips, unknown before kickoff, so
 they are estimated from assumed tendency shares of the field:
 
+- ``"field"`` (the default): the field's real tips on the competition's
+  matches settled before kickoff (``_field_shares`` of the context, counts of
+  home/draw/away), averaged with this model's own tendency probabilities so a
+  clear favourite still draws the field's tips; ``"model"`` when unknown;
 - ``"model"``: the field tips like this model's own tendency probabilities;
 - ``"typical"``: a fixed split close to what tipping crowds do
   (``TYPICAL_FIELD_SHARES``, home 60 / draw 15 / away 25);
 - an explicit ``(home, draw, away)`` share triple.
 
-``"model"`` is the default. Measured with ``evaluate_models --variants`` on
-en.1 2023-24, en.1 2024-25 and de.1 2023-24, ``"typical"`` earned 0.05-0.47
-more quota points per match as an extra tipper against the local field, but
-was 0-8 points worse on tendency accuracy and between 0.18 worse and 0.06
-better under 2/3/4. Its gain comes from contrarian draw/away tips paying off
-against a field of baselines that never tip away, which depends on who else
-tips rather than on forecasting, so it stays opt-in per lineup entry.
+Why "field" and not "typical": with ``"model"`` the tip assumed the others tip
+like itself, so away and draw quotas were underestimated and ``"typical"``
+(which assumes few away/draw tips) earned more quota points. "typical" is
+still a guess about a crowd; "field" measures the actual one, before kickoff.
+Figures: README "Model evaluation".
 """
 
 from collections.abc import Sequence
@@ -32,7 +34,7 @@ from predictions.scoring import Quotas, quota_for, score_prediction
 
 TYPICAL_FIELD_SHARES = (0.60, 0.15, 0.25)
 MAX_TIP_GOALS = 6
-QUOTA_ESTIMATES = ("model", "typical")
+QUOTA_ESTIMATES = ("field", "model", "typical")
 _SHARE_RESOLUTION = 1000
 
 
@@ -60,7 +62,15 @@ def quotas_from_shares(shares: Sequence[float]) -> Quotas:
     return Quotas(*(quota_for(c, n) for c in counts))
 
 
-def estimate_quotas(matrix: np.ndarray, estimate: str | Sequence[float]) -> Quotas:
+def estimate_quotas(
+    matrix: np.ndarray, estimate: str | Sequence[float], field_shares: Sequence[float] | None = None
+) -> Quotas:
+    if estimate == "field":
+        own = tendency_probabilities(matrix)
+        if not field_shares or sum(field_shares) <= 0:
+            return quotas_from_shares(own)
+        total = sum(field_shares)
+        return quotas_from_shares([(p + s / total) / 2 for p, s in zip(own, field_shares, strict=True)])
     if estimate == "model":
         return quotas_from_shares(tendency_probabilities(matrix))
     if estimate == "typical":
@@ -87,9 +97,11 @@ def expected_points(matrix: np.ndarray, quotas: Quotas) -> np.ndarray:
     return np.tensordot(_points_tensor(quotas, matrix.shape[0]), matrix, axes=([2, 3], [0, 1]))
 
 
-def best_tip(matrix: np.ndarray, estimate: str | Sequence[float] = "model") -> TipChoice:
+def best_tip(
+    matrix: np.ndarray, estimate: str | Sequence[float] = "model", field_shares: Sequence[float] | None = None
+) -> TipChoice:
     """The expected-points-maximising tip; ties go to the likelier scoreline."""
-    quotas = estimate_quotas(matrix, estimate)
+    quotas = estimate_quotas(matrix, estimate, field_shares)
     values = expected_points(matrix, quotas)
     n = MAX_TIP_GOALS + 1
     likelihood = np.zeros((n, n))
