@@ -1,8 +1,9 @@
 """The leaderboard selector: models ranked by points per settled match, and the contamination check.
 
 Reads only matches and predictions. Whatever the number of predictions it
-issues one aggregated query for the rows and one for the contamination
-inputs (a histogram of points per model and kind), see ``ranking_stats``.
+issues one aggregated query (a histogram of points per model and kind) that
+serves the rows and the contamination check, plus a lookup of the few
+models' names; --common adds one aggregated query for its restricted rows. See ``ranking_stats`` for the statistics.
 
 "Pre-kickoff" is ``Prediction.is_retroactive = False``: the writer decided it
 with its clock against kickoff when the row was written (DESIGN.md). A second
@@ -17,7 +18,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, IntegerField, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, IntegerField, Q, QuerySet, Subquery, Value
 from django.utils import timezone
 
 from matches.models import Competition, Match, Team
@@ -137,7 +138,7 @@ def scoped_predictions(scope: Scope, *, now: datetime) -> QuerySet[Prediction]:
 def _common_restriction(scope: Scope, base: QuerySet[Prediction]) -> tuple[QuerySet, QuerySet]:
     """(listed models, matches every listed model predicted), as subqueries of the rows query."""
     counted = base.filter(counted_q(scope))
-    listed = counted.values("model_id").annotate(n=Count("id")).filter(n__gte=scope.min_predictions).values("model_id")
+    listed = counted.values("model_id").annotate(n=Count("*")).filter(n__gte=scope.min_predictions).values("model_id")
     n_listed = (
         PredictionModel.objects.filter(pk__in=listed).order_by().annotate(one=Value(1)).values("one")
         .annotate(c=Count("pk")).values("c")
@@ -157,69 +158,94 @@ def _matches_in_scope(scope: Scope, *, now: datetime, shared: QuerySet | None) -
     return Subquery(counted[:1], output_field=IntegerField())
 
 
-def _row_aggregates(scope: Scope, *, now: datetime) -> list[dict]:
-    """The one aggregated query for the rows."""
-    base = scoped_predictions(scope, now=now)
-    shared = None
-    if scope.common:
-        listed, shared = _common_restriction(scope, base)
-        base = base.filter(model_id__in=listed, match_id__in=shared)
-    counted = counted_q(scope)
-    excluded = Count("id", filter=Q(is_retroactive=True)) if not scope.include_retroactive else Value(0)
-    return list(
-        base.values("model_id", "model__slug", "model__name")
-        .annotate(
-            n=Count("id", filter=counted),
-            points=Sum("total_points", filter=counted),
-            sum_squares=Sum(F("total_points") * F("total_points"), filter=counted),
-            exact=Count("id", filter=counted & Q(exact_score_bonus__gt=0)),
-            tendency=Count("id", filter=counted & Q(tendency_points__gt=0)),
-            pre_kickoff=Count("id", filter=Q(is_retroactive=False)),
-            retroactive_excluded=excluded,
-            matches_in_scope=_matches_in_scope(scope, now=now, shared=shared),
-        )
-        .filter(n__gte=scope.min_predictions)
+@dataclass
+class _Tally:
+    """One model's settled predictions in scope, per kind: {retroactive?: {(points, tendency, exact): count}}."""
+
+    slug: str
+    name: str
+    kinds: dict[bool, dict[tuple[int, int, int], int]]
+
+    def histogram(self, retro: bool) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for (points, _, _), c in self.kinds[retro].items():
+            out[points] = out.get(points, 0) + c
+        return out
+
+    def count(self, retro: bool) -> int:
+        return sum(self.kinds[retro].values())
+
+
+def _tallies(predictions: QuerySet[Prediction], matches_in_scope: Subquery) -> tuple[dict[int, _Tally], int]:
+    """One aggregated query: counts per (model, kind, points, tendency points, exact bonus), and matches in scope.
+
+    Points are small integers, so the groups number a few hundred at any
+    table size and every figure of the table and the rank test follows. It
+    groups by integer columns only, read from prediction_scored_cover_idx
+    (no heap, no join for names: hashing text per row costs more than the scan).
+    """
+    groups = (
+        predictions.values("model_id", "is_retroactive", "total_points", "tendency_points", "exact_score_bonus")
+        .annotate(c=Count("*"), matches_in_scope=matches_in_scope)
     )
+    tallies: dict[int, _Tally] = {}
+    matches = 0
+    for g in groups:
+        tally = tallies.setdefault(g["model_id"], _Tally("", "", {True: {}, False: {}}))
+        tally.kinds[g["is_retroactive"]][g["total_points"], g["tendency_points"], g["exact_score_bonus"]] = g["c"]
+        matches = g["matches_in_scope"] or 0
+    return tallies, matches
 
 
-def _row(agg: dict) -> dict:
-    n, points = agg["n"], agg["points"] or 0
-    ci = ranking_stats.mean_ci(n=n, total=points, sum_squares=agg["sum_squares"] or 0)
+def _by_slug(*tally_sets: dict[int, _Tally]) -> list[dict[str, _Tally]]:
+    """Name the tallies (a primary-key lookup of the few models that appear)."""
+    ids = set().union(*tally_sets)
+    names = {pk: (slug, name) for pk, slug, name in
+             PredictionModel.objects.filter(pk__in=ids).values_list("pk", "slug", "name")} if ids else {}
+    out = []
+    for tallies in tally_sets:
+        named = {}
+        for pk, tally in tallies.items():
+            tally.slug, tally.name = names[pk]
+            named[tally.slug] = tally
+        out.append(named)
+    return out
+
+
+def _row(tally: _Tally, *, include_retroactive: bool) -> dict:
+    kinds = [False, True] if include_retroactive else [False]
+    cells = [(key, c) for retro in kinds for key, c in tally.kinds[retro].items()]
+    n = sum(c for _, c in cells)
+    points = sum(key[0] * c for key, c in cells)
+    ci = ranking_stats.mean_ci(n=n, total=points, sum_squares=sum(key[0] ** 2 * c for key, c in cells))
     return {
-        "model": agg["model__slug"],
-        "name": agg["model__name"],
+        "model": tally.slug,
+        "name": tally.name,
         "predictions": n,
         "points": points,
-        "mean_points": points / n,
+        "mean_points": points / n if n else 0.0,
         "ci95": [ci[0], ci[1]] if ci else [None, None],
-        "exact": agg["exact"],
-        "tendency": agg["tendency"],
-        "retroactive_excluded": agg["retroactive_excluded"],
+        "exact": sum(c for key, c in cells if key[2] > 0),
+        "tendency": sum(c for key, c in cells if key[1] > 0),
+        "retroactive_excluded": 0 if include_retroactive else tally.count(True),
         "flagged": False,
     }
 
 
-def contamination(scope: Scope, *, now: datetime) -> list[dict]:
-    """Per model with both kinds in scope: does retroactive score better than pre-kickoff? (one query)
+def contamination(tallies: dict[str, _Tally]) -> list[dict]:
+    """Per model with both kinds in scope: does retroactive score better than pre-kickoff?
 
-    Mann-Whitney, one-sided, Holm-corrected over the models tested, flagged at
-    p < 0.01. It uses the scope's match filters and prompt version, never
-    --common or --min-predictions: a model is tested on everything it has.
+    Mann-Whitney on points per match, one-sided, Holm-corrected over the
+    models tested, flagged at p < 0.01. It reads the scope's match filters and
+    prompt version, never --common or --min-predictions: a model is tested on
+    everything it has in scope.
     """
-    histogram = (
-        scoped_predictions(scope, now=now).values("model__slug", "is_retroactive", "total_points")
-        .annotate(c=Count("id"))
-    )
-    per_model: dict[str, dict[bool, dict[int, int]]] = {}
-    for entry in histogram:
-        kinds = per_model.setdefault(entry["model__slug"], {True: {}, False: {}})
-        kinds[entry["is_retroactive"]][entry["total_points"]] = entry["c"]
-    tested = sorted(slug for slug, kinds in per_model.items() if kinds[True] and kinds[False])
-    raw = [ranking_stats.mann_whitney_greater(per_model[s][True], per_model[s][False]) for s in tested]
-    adjusted = ranking_stats.holm(raw)
+    tested = sorted(slug for slug, t in tallies.items() if t.count(True) and t.count(False))
+    hists = {slug: (tallies[slug].histogram(True), tallies[slug].histogram(False)) for slug in tested}
+    raw = [ranking_stats.mann_whitney_greater(*hists[slug]) for slug in tested]
     out = []
-    for slug, p_raw, p_adj in zip(tested, raw, adjusted, strict=True):
-        retro, pre = per_model[slug][True], per_model[slug][False]
+    for slug, p_raw, p_adj in zip(tested, raw, ranking_stats.holm(raw), strict=True):
+        retro, pre = hists[slug]
         n_retro, n_pre = sum(retro.values()), sum(pre.values())
         out.append({
             "model": slug,
@@ -235,19 +261,36 @@ def contamination(scope: Scope, *, now: datetime) -> list[dict]:
 
 
 def leaderboard(scope: Scope, *, now: datetime | None = None) -> Leaderboard:
-    """Rank the models in ``scope``: best mean points per match first, with t-intervals and flags."""
+    """Rank the models in ``scope``: best mean points per match first, with t-intervals and flags.
+
+    One aggregated query serves the rows and the contamination inputs (plus a
+    primary-key lookup of the models' names); with --common the rows need
+    their own, restricted to the shared matches.
+    """
     now = now or timezone.now()
-    aggregates = _row_aggregates(scope, now=now)
-    rows = sorted((_row(a) for a in aggregates), key=lambda r: (-r["mean_points"], -r["points"], r["model"]))
-    checks = contamination(scope, now=now)
+    base = scoped_predictions(scope, now=now)
+    by_id, matches = _tallies(base, _matches_in_scope(scope, now=now, shared=None))
+    rows_by_id = by_id
+    if scope.common:
+        listed, shared = _common_restriction(scope, base)
+        restricted = base.filter(model_id__in=listed, match_id__in=shared)
+        rows_by_id, matches = _tallies(restricted, _matches_in_scope(scope, now=now, shared=shared))
+    everything, row_tallies = _by_slug(by_id, rows_by_id)
+    rows = [_row(t, include_retroactive=scope.include_retroactive) for t in row_tallies.values()]
+    rows = [r for r in rows if r["predictions"] >= scope.min_predictions]
+    rows.sort(key=lambda r: (-r["mean_points"], -r["points"], r["model"]))
+    checks = contamination(everything)
     flagged = {c["model"] for c in checks if c["flagged"]}
     for row in rows:
         row["flagged"] = row["model"] in flagged
-    matches = aggregates[0]["matches_in_scope"] if aggregates else 0
+    listed_slugs = {r["model"] for r in rows}
     coverage = {
         "matches": matches,
-        "pre_kickoff_share": {a["model__slug"]: (a["pre_kickoff"] / matches if matches else 0.0) for a in aggregates},
-        "retroactive_excluded": sum(a["retroactive_excluded"] for a in aggregates),
+        "pre_kickoff_share": {
+            slug: (t.count(False) / matches if matches else 0.0) for slug, t in row_tallies.items()
+            if slug in listed_slugs
+        },
+        "retroactive_excluded": sum(r["retroactive_excluded"] for r in rows),
     }
     return Leaderboard(
         rows=rows, contamination=checks, filters=scope.as_dict(), coverage=coverage,
