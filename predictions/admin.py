@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
+from predictions.admin_leaderboard import leaderboard_view
 from predictions.models import Prediction, PredictionModel
 from predictions.services.health import reenable_models
 
@@ -38,12 +39,23 @@ class PredictionModelAdmin(admin.ModelAdmin):
 class PredictionAdmin(admin.ModelAdmin):
     list_display = [
         "match", "model", "tip", "status", "tendency_points", "goal_diff_bonus", "exact_score_bonus",
-        "total_points", "is_retroactive", "analysis_link", "created_at",
+        "total_points", "is_retroactive", "prompt_version", "kickoff", "analysis_link", "created_at",
     ]
-    list_filter = ["status", "is_retroactive", "model", "match__competition", ("created_at", admin.DateFieldListFilter)]
+    list_filter = [
+        "status", "is_retroactive", "model", "match__competition", "prompt_version",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["model__slug", "match__home_team__name", "match__away_team__name"]
     list_select_related = ["match__home_team", "match__away_team", "model"]
     raw_id_fields = ["match", "analysis"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(lambda request: leaderboard_view(request, self.admin_site))
+        return [path("leaderboard/", view, name="predictions_leaderboard"), *super().get_urls()]
+
+    @admin.display(description="Kickoff", ordering="match__kickoff_time")
+    def kickoff(self, obj: Prediction):
+        return obj.match.kickoff_time
 
     @admin.display(description="Tip")
     def tip(self, obj: Prediction) -> str:

@@ -165,6 +165,7 @@ class _Tally:
     slug: str
     name: str
     kinds: dict[bool, dict[tuple[int, int, int], int]]
+    pk: int = 0
 
     def histogram(self, retro: bool) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -206,7 +207,7 @@ def _by_slug(*tally_sets: dict[int, _Tally]) -> list[dict[str, _Tally]]:
     for tallies in tally_sets:
         named = {}
         for pk, tally in tallies.items():
-            tally.slug, tally.name = names[pk]
+            tally.pk, (tally.slug, tally.name) = pk, names[pk]
             named[tally.slug] = tally
         out.append(named)
     return out
@@ -220,6 +221,7 @@ def _row(tally: _Tally, *, include_retroactive: bool) -> dict:
     ci = ranking_stats.mean_ci(n=n, total=points, sum_squares=sum(key[0] ** 2 * c for key, c in cells))
     return {
         "model": tally.slug,
+        "model_id": tally.pk,
         "name": tally.name,
         "predictions": n,
         "points": points,
