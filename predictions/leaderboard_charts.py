@@ -16,8 +16,8 @@ from django.db.models.functions import TruncDate
 from predictions.leaderboard import Scope, counted_q, scoped_predictions
 
 BUCKETS = 12
-SPARK_W, SPARK_H, SPARK_PAD = 180, 40, 3
-BAR_W, BAR_H = 260, 18
+SPARK_W, SPARK_H, SPARK_PAD = 120, 36, 3
+BAR_W, BAR_H = 180, 18
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def build_scene() -> dict:
             PredictionFactory(model=model, match=match, status=Prediction.Status.SCORED, total_points=points,
                               tendency_points=min(points, 4), is_retroactive=retro)
         if competition == en:
-            PredictionFactory(model=only_en, match=match, status=Prediction.Status.SCORED, total_points=2,
-                              tendency_points=2)
+            points = 2 * (i % 4 // 2)  # 0 or 2: the weakest model, with some spread
+            PredictionFactory(model=only_en, match=match, status=Prediction.Status.SCORED, total_points=points,
+                              tendency_points=points)
     return {"models": {**models, "england-only": only_en}}
