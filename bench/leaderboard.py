@@ -49,7 +49,7 @@ def _scalar(sql: str) -> int:
         return cursor.fetchone()[0]
 
 
-def reset() -> None:
+def reset(*, leagues: int = LEAGUES) -> None:
     from bench.world import reset_tables
 
     reset_tables()
@@ -61,28 +61,28 @@ def reset() -> None:
     )
     _execute(
         "INSERT INTO matches_team (id, external_id, name, created_at) "
-        f"SELECT t, 60000 + t, 'Bench team ' || t, now() FROM generate_series(1, {LEAGUES * TEAMS_PER_LEAGUE}) t"
+        f"SELECT t, 60000 + t, 'Bench team ' || t, now() FROM generate_series(1, {leagues * TEAMS_PER_LEAGUE}) t"
     )
 
 
-def seasons_for(predictions: int) -> int:
-    per_season = LEAGUES * MATCHES_PER_SEASON * MODELS
+def seasons_for(predictions: int, *, leagues: int = LEAGUES) -> int:
+    per_season = leagues * MATCHES_PER_SEASON * MODELS
     return max(1, round(predictions / per_season))
 
 
-def grow_to(predictions: int) -> dict:
+def grow_to(predictions: int, *, leagues: int = LEAGUES) -> dict:
     """Add older seasons (competition ids follow seasons back in time) up to about ``predictions``."""
     started = time.perf_counter()
-    have = _scalar("SELECT COUNT(*) FROM matches_competition") // LEAGUES
-    want = seasons_for(predictions)
+    have = _scalar("SELECT COUNT(*) FROM matches_competition") // leagues
+    want = seasons_for(predictions, leagues=leagues)
     if want <= have:
         return {"seasons_added": 0, "seconds": 0.0}
-    lo_c, hi_c = have * LEAGUES + 1, want * LEAGUES
+    lo_c, hi_c = have * leagues + 1, want * leagues
     _execute(
         "INSERT INTO matches_competition (id, external_id, code, name, country, season, result_rule, "
         "created_at, updated_at) "
-        f"SELECT c, 200 + mod(c - 1, {LEAGUES}), 'bl.' || mod(c - 1, {LEAGUES}), 'Bench league ' || mod(c - 1, "
-        f"{LEAGUES}), 'Benchland', {LATEST_SEASON} - (c - 1) / {LEAGUES}, 'after_90', now(), now() "
+        f"SELECT c, 200 + mod(c - 1, {leagues}), 'bl.' || mod(c - 1, {leagues}), 'Bench league ' || mod(c - 1, "
+        f"{leagues}), 'Benchland', {LATEST_SEASON} - (c - 1) / {leagues}, 'after_90', now(), now() "
         "FROM generate_series(%s, %s) c",
         (lo_c, hi_c),
     )
@@ -100,7 +100,7 @@ def grow_to(predictions: int) -> dict:
             f"{TEAMS_PER_LEAGUE - 1}), {TEAMS_PER_LEAGUE}) + 1 "
             f"FROM generate_series(%s, %s) g "
             f"CROSS JOIN LATERAL (SELECT (g - 1) / {MATCHES_PER_SEASON} + 1 AS cid, "
-            f"mod(g - 1, {MATCHES_PER_SEASON}) AS i, mod((g - 1) / {MATCHES_PER_SEASON}, {LEAGUES}) AS l) x "
+            f"mod(g - 1, {MATCHES_PER_SEASON}) AS i, mod((g - 1) / {MATCHES_PER_SEASON}, {leagues}) AS l) x "
             "JOIN matches_competition c ON c.id = x.cid",
             (lo, hi),
         )
@@ -158,11 +158,12 @@ def time_season(*, season: int = LATEST_SEASON, repeats: int = 9, warmup: int = 
     }
 
 
-def run(sizes: tuple[int, ...], *, repeats: int = 9, warmup: int = 2, vacuum: bool = True, out=print) -> list[dict]:
-    reset()
+def run(sizes: tuple[int, ...], *, repeats: int = 9, warmup: int = 2, vacuum: bool = True, leagues: int = LEAGUES,
+        out=print) -> list[dict]:
+    reset(leagues=leagues)
     results = []
     for size in sizes:
-        fill = grow_to(size)
+        fill = grow_to(size, leagues=leagues)
         analyze_tables(vacuum=vacuum)
         total = _scalar("SELECT COUNT(*) FROM predictions_prediction")
         t = time_season(repeats=repeats, warmup=warmup)

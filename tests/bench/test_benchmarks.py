@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import cost, gap_detection, rate_limit, throughput
+from bench import cost, gap_detection, leaderboard, rate_limit, throughput
 from bench.world import World, max_in_window
 
 
@@ -16,6 +16,18 @@ def test_gap_detection_is_one_query_at_every_size_and_window():
     assert len(rows) == 6
     assert {r["queries"] for r in rows} == {1}
     assert all(r["gaps"] > 0 and r["plan"] for r in rows)
+
+
+@pytest.mark.django_db
+def test_leaderboard_bench_times_the_same_season_at_every_size_in_one_query():
+    per_season = leaderboard.MATCHES_PER_SEASON * leaderboard.MODELS  # one league
+    results = leaderboard.run((per_season, 2 * per_season), repeats=1, warmup=0, vacuum=False, leagues=1, out=_quiet)
+    assert [r["predictions"] for r in results] == [per_season, 2 * per_season]
+    for r in results:
+        assert r["queries"] == 2  # the aggregate and the models' names
+        assert r["season_predictions"] == per_season and r["rows"] == leaderboard.MODELS
+        assert 0 < r["counted"] < per_season  # retroactive ones left out by default
+        assert r["contamination_tested"] == leaderboard.MODELS // 4 and r["flagged"] == 0
 
 
 def test_max_in_window_counts_the_busiest_sliding_window():
