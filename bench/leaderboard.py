@@ -2,12 +2,14 @@
 
 Its own fill, set-based (generate_series), because the leaderboard needs what
 the gap benchmark's world does not have: settled predictions with points,
-some of them retroactive, and realistic seasons (LEAGUES leagues of
-MATCHES_PER_SEASON matches each). Each size adds older seasons, so the season
-timed always holds the same predictions: a time that grows with the table
-means the query reads more than its season.
+some of them retroactive, and seasons shaped like the product's (by default
+the five vendored top leagues: 5 x 380 matches x 42 models = 79,800
+predictions a season). Each size adds older seasons, so the season timed
+always holds the same predictions: a time that grows with the table means the
+query reads more than its season. ``--leagues 20`` makes a season four times
+wider, to see how the time follows the scope.
 
-    python -m bench.leaderboard [--sizes 1000000,4000000,8000000] [--quick]
+    python -m bench.leaderboard [--sizes 1000000,4000000,8000000] [--quick] [--leagues 5]
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from datetime import UTC, datetime
 
 MODELS = 42
-LEAGUES = 20
+LEAGUES = 5
 TEAMS_PER_LEAGUE = 20
 MATCHES_PER_SEASON = 380
 LATEST_SEASON = 2025
@@ -167,11 +169,13 @@ def run(sizes: tuple[int, ...], *, repeats: int = 9, warmup: int = 2, vacuum: bo
         analyze_tables(vacuum=vacuum)
         total = _scalar("SELECT COUNT(*) FROM predictions_prediction")
         t = time_season(repeats=repeats, warmup=warmup)
+        t["us_per_prediction"] = t["median_ms"] * 1000 / max(1, t["season_predictions"])
         results.append({"predictions": total, "fill_seconds": fill["seconds"], **t})
         out(f"  {total:>10,} predictions (+{fill['seasons_added']} seasons in {fill['seconds']:.0f}s): "
             f"season {LATEST_SEASON} = {t['season_predictions']:,} settled predictions of {t['matches']:,} matches; "
             f"leaderboard {t['median_ms']:.1f} ms median (max {t['max_ms']:.1f}), {t['queries']} SQL queries, "
-            f"{t['rows']} rows, {t['contamination_tested']} models tested, {t['flagged']} flagged")
+            f"{t['rows']} rows, {t['contamination_tested']} models tested, {t['flagged']} flagged; "
+            f"{t['us_per_prediction']:.2f} us per prediction in scope")
     return results
 
 
@@ -190,12 +194,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--sizes", default=None, help="comma-separated prediction counts")
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}")
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--leagues", type=int, default=LEAGUES, help="leagues per season (380 matches each)")
     args = parser.parse_args(argv)
     from bench import env
 
     env.configure()
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else QUICK_SIZES if args.quick else FULL_SIZES
-    results = run(sizes, repeats=args.repeats)
+    results = run(sizes, repeats=args.repeats, leagues=args.leagues)
     print_report(results)
     return results
 

@@ -226,7 +226,8 @@ def _row(tally: _Tally, *, include_retroactive: bool) -> dict:
         "predictions": n,
         "points": points,
         "mean_points": points / n if n else 0.0,
-        "ci95": [ci[0], ci[1]] if ci else [None, None],
+        # Points are never negative: a t-interval reaching below 0 (few, spread-out scores) is clipped there.
+        "ci95": [max(0.0, ci[0]), ci[1]] if ci else [None, None],
         "exact": sum(c for key, c in cells if key[2] > 0),
         "tendency": sum(c for key, c in cells if key[1] > 0),
         "retroactive_excluded": 0 if include_retroactive else tally.count(True),

@@ -69,7 +69,8 @@ def test_sums_means_and_t_intervals_equal_hand_computed_ones_with_and_without_re
     assert default["a"]["exact"] == 0 and default["a"]["tendency"] == 2
     assert default["b"]["exact"] == 1 and default["b"]["mean_points"] == 5.0
     half = stats.t.ppf(0.975, 2) * statistics.stdev([2, 3, 0]) / 3**0.5
-    assert default["a"]["ci95"] == pytest.approx([5 / 3 - half, 5 / 3 + half])
+    assert 5 / 3 - half < 0  # clipped: points are never negative
+    assert default["a"]["ci95"] == pytest.approx([0.0, 5 / 3 + half])
 
     data = run("--include-retroactive")
     assert [row["model"] for row in data["rows"]] == ["b", "a"]  # best first by mean
@@ -77,7 +78,8 @@ def test_sums_means_and_t_intervals_equal_hand_computed_ones_with_and_without_re
     assert both["a"]["predictions"] == 4 and both["a"]["points"] == 12 and both["a"]["exact"] == 1
     assert both["a"]["retroactive_excluded"] == 0
     half = stats.t.ppf(0.975, 3) * statistics.stdev([2, 3, 0, 7]) / 2
-    assert both["a"]["ci95"] == pytest.approx([3 - half, 3 + half])
+    assert both["a"]["ci95"] == pytest.approx([max(0.0, 3 - half), 3 + half])
+    assert both["b"]["ci95"] == pytest.approx([0.0, 5 + stats.t.ppf(0.975, 1)])  # sd of [4, 6] / sqrt(2) = 1
     assert data["filters"]["include_retroactive"] is True
 
 
@@ -200,6 +202,14 @@ def test_mann_whitney_from_histograms_equals_scipy_on_the_expanded_samples():
             return dict(zip(values.tolist(), counts.tolist(), strict=True))
 
         assert ranking_stats.mann_whitney_greater(hist(retro), hist(pre)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_interval_from_sums_equals_scipys_t_interval_on_the_sample():
+    sample = [2, 3, 4, 3, 2, 4, 3, 3, 0, 6]
+    expected = stats.t.interval(0.95, len(sample) - 1, loc=np.mean(sample), scale=stats.sem(sample))
+    got = ranking_stats.mean_ci(n=len(sample), total=sum(sample), sum_squares=sum(x * x for x in sample))
+    assert got == pytest.approx(expected)
+    assert ranking_stats.mean_ci(n=1, total=3, sum_squares=9) is None
 
 
 def test_holm_adjusts_in_rank_order_and_keeps_monotonicity():
