@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from scipy import stats
-
 CONFIDENCE = 0.95
 FLAG_ALPHA = 0.01
 
@@ -21,6 +19,10 @@ def mean_ci(*, n: int, total: float, sum_squares: float, confidence: float = CON
     """Student-t interval for the mean points per match; None below two observations (no spread to estimate)."""
     if n < 2:
         return None
+    # Imported here: every process loads the admin, hence this module, at setup, and scipy costs most of a
+    # CPU-second; a worker should pay it once, when it preloads the job modules (tests/test_worker.py).
+    from scipy import stats
+
     mean = total / n
     variance = max(0.0, (sum_squares - n * mean * mean) / (n - 1))
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * math.sqrt(variance / n)
@@ -52,6 +54,8 @@ def mann_whitney_greater(retro: Mapping[int, int], pre: Mapping[int, int]) -> fl
     if variance <= 0:
         return 1.0  # every value tied: no evidence either way
     z = (u1 - n1 * n2 / 2 - 0.5) / math.sqrt(variance)
+    from scipy import stats  # see mean_ci
+
     return float(stats.norm.sf(z))
 
 
