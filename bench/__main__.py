@@ -15,7 +15,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, about a minute or two in all")
     args = parser.parse_args()
     env.configure()
-    from bench import cost, gap_detection, model_grid, rate_limit, throughput
+    from bench import cost, gap_detection, leaderboard, model_grid, rate_limit, throughput
 
     started = time.perf_counter()
     info = env.machine()
@@ -31,6 +31,8 @@ def main() -> None:
     rate_limit.run(rate_limit.QUICK if args.quick else rate_limit.FULL)
     print("\n# 4. Cost per match")
     cost.run()
+    print("\n# 6. Leaderboard over one season")
+    leaderboard.print_report(leaderboard.run(leaderboard.QUICK_SIZES if args.quick else leaderboard.FULL_SIZES))
     print("\n# 5. Model grid (walk-forward on every vendored top-league season with a warm-up)")
     model_grid.run(model_grid.grid_cells(), limit=40 if args.quick else None)
     print(f"\nall benchmarks took {time.perf_counter() - started:.0f}s")

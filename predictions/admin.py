@@ -1,12 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from matches.admin import MatchAdmin
 from matches.models import Match
 from predictions import selectors
+from predictions.admin_leaderboard import leaderboard_view
 from predictions.models import Prediction, PredictionModel
 from predictions.services.health import reenable_models, reset_breaker
 from predictions.services.lineup import activation_refusal
@@ -70,9 +71,12 @@ class PredictionModelAdmin(admin.ModelAdmin):
 class PredictionAdmin(admin.ModelAdmin):
     list_display = [
         "match_link", "model", "tip", "status", "tendency_points", "goal_diff_bonus", "exact_score_bonus",
-        "total_points", "is_retroactive", "analysis_link", "created_at",
+        "total_points", "is_retroactive", "prompt_version", "kickoff", "analysis_link", "created_at",
     ]
-    list_filter = ["status", "is_retroactive", "model", "match__competition", ("created_at", admin.DateFieldListFilter)]
+    list_filter = [
+        "status", "is_retroactive", "model", "match__competition", "prompt_version",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["model__slug", "match__home_team__name", "match__away_team__name"]
     list_select_related = ["match__home_team", "match__away_team", "model"]
     raw_id_fields = ["match", "analysis"]
@@ -81,6 +85,14 @@ class PredictionAdmin(admin.ModelAdmin):
     def match_link(self, obj: Prediction) -> str:
         url = reverse("admin:matches_match_change", args=[obj.match_id])
         return format_html('<a class="match-link" href="{}">{}</a>', url, obj.match)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(lambda request: leaderboard_view(request, self.admin_site))
+        return [path("leaderboard/", view, name="predictions_leaderboard"), *super().get_urls()]
+
+    @admin.display(description="Kickoff", ordering="match__kickoff_time")
+    def kickoff(self, obj: Prediction):
+        return obj.match.kickoff_time
 
     @admin.display(description="Tip")
     def tip(self, obj: Prediction) -> str:

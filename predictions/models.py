@@ -86,6 +86,12 @@ class Prediction(models.Model):
             models.Index(fields=["match"], include=["model", "id"], name="prediction_match_cover_idx"),
             # The gap query's "settlement failed" probe: only the few unsettled rows, not every prediction.
             models.Index(fields=["match"], name="prediction_unsettled_match_idx", condition=~Q(status="scored")),
+            # The leaderboard reads a scope's settled predictions from the index alone (index-only scan per match).
+            models.Index(
+                fields=["match"], include=["model", "is_retroactive", "total_points", "tendency_points",
+                                           "exact_score_bonus"],
+                name="prediction_scored_cover_idx", condition=Q(status="scored"),
+            ),
         ]
 
     def __str__(self) -> str:

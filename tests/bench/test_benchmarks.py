@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from bench import cost, gap_detection, gap_world, rate_limit, throughput
+from bench import cost, gap_detection, gap_world, leaderboard, rate_limit, throughput
 from bench.world import World, max_in_window
 
 
@@ -35,6 +35,18 @@ def test_gap_detection_second_world_is_denser_shuffled_and_still_one_query():
     assert by_id != sorted(by_id, reverse=True)  # ids no longer follow kickoff order
     day = Match.objects.filter(kickoff_time__gte=gap_world.NOW - timedelta(days=1, seconds=60)).count()
     assert day == gap_world.DENSE.matches_per_day
+
+
+@pytest.mark.django_db
+def test_leaderboard_bench_times_the_same_season_at_every_size_in_one_query():
+    per_season = leaderboard.MATCHES_PER_SEASON * leaderboard.MODELS  # one league
+    results = leaderboard.run((per_season, 2 * per_season), repeats=1, warmup=0, vacuum=False, leagues=1, out=_quiet)
+    assert [r["predictions"] for r in results] == [per_season, 2 * per_season]
+    for r in results:
+        assert r["queries"] == 2  # the aggregate and the models' names
+        assert r["season_predictions"] == per_season and r["rows"] == leaderboard.MODELS
+        assert 0 < r["counted"] < per_season  # retroactive ones left out by default
+        assert r["contamination_tested"] == leaderboard.MODELS // 4 and r["flagged"] == 0
 
 
 def test_max_in_window_counts_the_busiest_sliding_window():
