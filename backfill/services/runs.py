@@ -67,6 +67,8 @@ def start_backfill(plan: BackfillPlan, triggered_by: str, *, user=None, backgrou
     )
     if not items:
         finalize_runs([run.pk])
+    elif queueing.redis_enabled() and background:
+        _enqueue_later(run)
     elif queueing.redis_enabled():
         _enqueue(run, items)
     elif background:
@@ -75,6 +77,27 @@ def start_backfill(plan: BackfillPlan, triggered_by: str, *, user=None, backgrou
         worker.run_open_items(run_id=run.pk)
     run.refresh_from_db()
     return run
+
+
+def _enqueue_later(run: BackfillRun) -> None:
+    """One job that enqueues the run's chains (``enqueue_run``): enqueueing hundreds of chains takes
+    longer than a request should, so a worker does it, ahead of the queue."""
+    try:
+        queueing.enqueue_run_job(queueing.get_queue(), run.pk)
+    except RedisError as exc:
+        run.items.filter(status__in=UNFINISHED).update(
+            status=BackfillItem.Status.FAILED, error=f"not enqueued: {exc.__class__.__name__}: {exc}"
+        )
+        finalize_runs([run.pk])
+        raise ServiceUnavailable(f"enqueueing run {run.pk} failed: {exc.__class__.__name__}: {exc}") from exc
+
+
+def enqueue_run(*, run_id: int) -> dict[str, int]:
+    """Enqueue the chains of a recorded run's items not enqueued yet (the job behind the admin's start)."""
+    run = BackfillRun.objects.get(pk=run_id)
+    items = list(run.items.filter(status=BackfillItem.Status.QUEUED, job_ids={}).order_by("match__kickoff_time"))
+    _enqueue(run, items)
+    return {"run_id": run_id, "items": len(items)}
 
 
 def _spawn(run: BackfillRun) -> None:
@@ -112,13 +135,18 @@ def _enqueue(run: BackfillRun, items: list[BackfillItem]) -> None:
     queueing.recover_abandoned(queue)
     try:
         for item in items:
+            if not BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).exists():
+                break  # canceled meanwhile: enqueue nothing more (cancel closed the rest)
             outcome = queueing.enqueue_chain(queue, item.match_id, item.stages)
             BackfillItem.objects.filter(pk=item.pk).update(job_ids=outcome.job_ids, reused=outcome.state == "in_flight")
             if outcome.state == "in_flight":
                 _mark_reused(run, item, outcome)
+            elif not BackfillItem.objects.filter(pk=item.pk, status__in=UNFINISHED).exists():
+                # A cancel closed the item between the check and the enqueue: its jobs must not run.
+                queueing.cancel_pending(queue, outcome.job_ids.values())
         finalize_runs([run.pk])
     except Exception as exc:
-        BackfillItem.objects.filter(run=run, job_ids={}).update(
+        BackfillItem.objects.filter(run=run, job_ids={}, status__in=UNFINISHED).update(
             status=BackfillItem.Status.FAILED, error=f"not enqueued: {exc.__class__.__name__}: {exc}"
         )
         finalize_runs([run.pk])
@@ -151,7 +179,8 @@ def cancel_run(run: BackfillRun) -> int:
     if queueing.redis_enabled():
         # Chains reused from another run are that run's to cancel.
         ids = [jid for item in run.items.filter(status__in=UNFINISHED, reused=False) for jid in item.job_ids.values()]
-        canceled = queueing.cancel_pending(queueing.get_queue(), ids)
+        # The admin's enqueue job too, if it has not started: then none of its chains is enqueued.
+        canceled = queueing.cancel_pending(queueing.get_queue(), [queueing.enqueue_run_job_id(run.pk), *ids])
     with transaction.atomic():
         items = list(run.items.select_for_update().filter(status__in=UNFINISHED))
         started = _started_items(run, [i for i in items if not i.reused])
