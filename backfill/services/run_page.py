@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from backfill.models import BackfillItem, BackfillRun
 from matches.models import Match
@@ -60,20 +60,24 @@ def _passed(stage: str, item_stage: str) -> bool:
 
 
 def run_progress(run: BackfillRun) -> RunProgress:
-    """Items finished, by status, and per stage how many need it and how many are past it."""
-    rows = list(run.items.values_list("stages", "stage", "status"))
+    """Items finished, by status, and per stage how many need it and how many are past it.
+
+    One GROUP BY: a 5,000-item run has a handful of (stages, stage, status) combinations.
+    """
+    rows = list(run.items.order_by().values_list("stages", "stage", "status").annotate(n=Count("pk")))
     labels = dict(Stage.choices)
     stages = [StageProgress(s, labels[s], 0, 0) for s in Stage.ORDER]
-    for needed, at, _status in rows:
+    by_status: Counter[str] = Counter()
+    for needed, at, status, n in rows:
+        by_status[status] += n
         for progress in stages:
             if progress.stage in needed:
-                progress.needed += 1
-                progress.done += _passed(progress.stage, at)
-    by_status = Counter(status for _, _, status in rows)
+                progress.needed += n
+                progress.done += n * _passed(progress.stage, at)
     finished = sum(by_status[s] for s in (BackfillItem.Status.SUCCEEDED, BackfillItem.Status.FAILED,
                                           BackfillItem.Status.CANCELED))
     ordered = {value: by_status[value] for value, _ in BackfillItem.Status.choices if by_status[value]}
-    return RunProgress(total=len(rows), finished=finished, by_status=ordered, stages=stages)
+    return RunProgress(total=sum(by_status.values()), finished=finished, by_status=ordered, stages=stages)
 
 
 def skip_groups(skipped: Iterable[dict]) -> list[SkipGroup]:
@@ -90,7 +94,8 @@ def skip_groups(skipped: Iterable[dict]) -> list[SkipGroup]:
 def _items(run: BackfillRun) -> QuerySet[BackfillItem]:
     return (
         run.items.select_related("match__home_team", "match__away_team", "match__competition")
-        .only("stages", "stage", "status", "reused", "predictions_created", "analysis_created", "settled", "error",
+        .only("run", "match", "stages", "stage", "status", "reused", "predictions_created", "analysis_created",
+              "settled", "error",
               "match__kickoff_time", "match__status", "match__home_team__name", "match__away_team__name",
               "match__competition__name", "match__competition__code", "match__competition__season",
               "match__home_score", "match__away_score")
