@@ -194,9 +194,10 @@ class BackfillRunAdmin(admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not self.has_view_permission(request, run):
             raise PermissionDenied
-        if run.items.filter(status__in=service.UNFINISHED).exists():
-            service.refresh_run(run)
         now = timezone.now()
+        if run.items.filter(status__in=service.UNFINISHED).exists():
+            service.close_if_abandoned(run, now=now)
+            service.refresh_run(run)
         interrupted = run.is_interrupted(now=now)
         can = _can_backfill(request)
         context = {

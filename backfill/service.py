@@ -25,7 +25,7 @@ from backfill.services.reconcile import refresh_run
 from backfill.services.report import match_labels, summarize_run
 from backfill.services.runs import cancel_run, enqueue_run, retry_failed, retry_plan, start_backfill
 from backfill.services.waiting import RECOVER_EVERY_SECONDS, wait_for_run
-from backfill.services.worker import resume_run, run_open_items, spawn_worker
+from backfill.services.worker import close_if_abandoned, resume_run, run_open_items, spawn_worker
 
 __all__ = [
     "API_REQUESTS_PER_ANALYSIS",
@@ -38,6 +38,7 @@ __all__ = [
     "EnqueueFailed",
     "ServiceUnavailable",
     "cancel_run",
+    "close_if_abandoned",
     "enqueue_run",
     "failed_models_still_active",
     "finalize_runs",

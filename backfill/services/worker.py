@@ -149,3 +149,12 @@ def resume_run(run: BackfillRun, *, now: datetime) -> int:
     open_items = run.items.filter(status__in=UNFINISHED).count()
     spawn_worker(run)
     return open_items
+
+
+def close_if_abandoned(run: BackfillRun, *, now: datetime) -> int:
+    """A canceled in-process run whose process died leaves the item it was running open: close it."""
+    if run.status != BackfillRun.Status.CANCELED or run.heartbeat_at is None:
+        return 0
+    if (now - run.heartbeat_at).total_seconds() <= settings.BACKFILL_HEARTBEAT_TIMEOUT:
+        return 0  # its process may still be finishing the stage; it closes the item itself
+    return close_canceled([run.pk])

@@ -154,13 +154,44 @@ def test_a_failed_start_shows_an_error_banner_not_a_success_one(
     assert run.status == BackfillRun.Status.FAILED and run.items.get().status == BackfillItem.Status.FAILED
 
 
-def test_with_redis_the_action_enqueues_and_returns_to_the_run_page(operator, client, rq_queue, lineup,
-                                                                   finished_match):
-    data = {"action": "backfill_selected_matches", "_selected_action": [str(finished_match.pk)], "confirm": "yes"}
+def _confirm(client, match) -> BackfillRun:
+    data = {"action": "backfill_selected_matches", "_selected_action": [str(match.pk)], "confirm": "yes"}
     response = client.post(reverse(CHANGELIST), data)
     run = BackfillRun.objects.get()
     assert response.status_code == 302 and response.url.endswith(f"/backfillrun/{run.pk}/change/")
-    assert rq_queue.count == 1 and run.heartbeat_at is None and run.status == BackfillRun.Status.RUNNING
+    return run
+
+
+def test_with_redis_the_action_enqueues_one_job_that_enqueues_the_chains(operator, client, rq_queue, burst, lineup,
+                                                                        finished_match):
+    from predictions.models import Prediction
+
+    run = _confirm(client, finished_match)
+    assert rq_queue.job_ids == [f"enqueue-run-{run.pk}"] and run.heartbeat_at is None
     html = _page(client, run)
     assert "Running" in html and 'id="run-cancel"' in html and 'id="run-resume"' not in html
-    assert service.cancel_run(run) == 2
+    burst()
+    assert service.wait_for_run(run, timeout=10) and run.status == BackfillRun.Status.SUCCEEDED
+    assert Prediction.objects.filter(match=finished_match, status="scored").count() == 3
+
+
+def test_with_redis_a_cancel_before_the_enqueue_job_ran_enqueues_nothing(operator, client, rq_queue, burst, lineup,
+                                                                        finished_match):
+    from predictions.models import Prediction
+
+    run = _confirm(client, finished_match)
+    assert service.cancel_run(run) == 1  # the enqueue job
+    burst()
+    run.refresh_from_db()
+    assert run.status == BackfillRun.Status.CANCELED and run.items.get().status == BackfillItem.Status.CANCELED
+    assert not Prediction.objects.exists() and rq_queue.count == 0
+
+
+def test_a_canceled_run_whose_process_died_mid_stage_gets_its_open_item_closed(operator, client, in_process,
+                                                                               settings):
+    settings.BACKFILL_HEARTBEAT_TIMEOUT = 30
+    run = BackfillRunFactory(status=BackfillRun.Status.CANCELED, heartbeat_at=timezone.now() - timedelta(minutes=5))
+    item = BackfillItemFactory(run=run, status=BackfillItem.Status.RUNNING)
+    _page(client, run)
+    item.refresh_from_db()
+    assert item.status == BackfillItem.Status.CANCELED and item.error == "canceled before predict"
