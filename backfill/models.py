@@ -1,6 +1,7 @@
 """A record of every backfill run and what happened to each match in it."""
 
 import enum
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -28,6 +29,10 @@ class BackfillRun(models.Model):
     plan = models.JSONField(default=dict, blank=True, help_text="Skipped matches and the cost estimate")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Beaten by the process that runs an in-process run's items (never set for runs on RQ, whose
+    # workers have heartbeats of their own): a stale beat means that process died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -39,6 +44,15 @@ class BackfillRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELED}
+
+    def is_interrupted(self, *, now: datetime) -> bool:
+        """Running in-process, but the process that ran it has stopped beating: it died."""
+        if self.status != self.Status.RUNNING or self.heartbeat_at is None:
+            return False
+        return (now - self.heartbeat_at).total_seconds() > settings.BACKFILL_HEARTBEAT_TIMEOUT
+
+    def status_label(self, *, now: datetime) -> str:
+        return "Interrupted" if self.is_interrupted(now=now) else self.get_status_display()
 
 
 class BackfillItem(models.Model):

@@ -229,6 +229,19 @@ def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOu
         return ChainOutcome(match_id, "enqueued", enqueued)
 
 
+def enqueue_run_job_id(run_id: int) -> str:
+    return f"enqueue-run-{run_id}"
+
+
+def enqueue_run_job(queue: Queue, run_id: int) -> Job:
+    """The job that enqueues a recorded run's chains, at the front (its chains queue behind it)."""
+    return queue.enqueue(
+        "backfill.jobs.enqueue_run", args=(run_id,), job_id=enqueue_run_job_id(run_id), at_front=True,
+        job_timeout=settings.BACKFILL_TIMEOUTS["analyze"], result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+        description=f"backfill: enqueue the chains of run {run_id}",
+    )
+
+
 def recover_abandoned(queue: Queue) -> None:
     """Move jobs of dead workers (heartbeat expired) out of 'started', so a new run can redo them.
 

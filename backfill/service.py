@@ -23,8 +23,9 @@ from backfill.services.progress import (
 )
 from backfill.services.reconcile import refresh_run
 from backfill.services.report import match_labels, summarize_run
-from backfill.services.runs import cancel_run, retry_failed, start_backfill
+from backfill.services.runs import cancel_run, enqueue_run, retry_failed, retry_plan, start_backfill
 from backfill.services.waiting import RECOVER_EVERY_SECONDS, wait_for_run
+from backfill.services.worker import close_if_abandoned, resume_run, run_open_items, spawn_worker
 
 __all__ = [
     "API_REQUESTS_PER_ANALYSIS",
@@ -37,6 +38,8 @@ __all__ = [
     "EnqueueFailed",
     "ServiceUnavailable",
     "cancel_run",
+    "close_if_abandoned",
+    "enqueue_run",
     "failed_models_still_active",
     "finalize_runs",
     "match_labels",
@@ -45,7 +48,11 @@ __all__ = [
     "record_stage_failure",
     "record_stage_success",
     "refresh_run",
+    "resume_run",
     "retry_failed",
+    "retry_plan",
+    "run_open_items",
+    "spawn_worker",
     "start_backfill",
     "summarize_run",
     "validate_days",

@@ -97,6 +97,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # 365-day gap query that runs in ~300 ms (README, "Gap detection"). Off per connection, not per server.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
+# The admin's background run process uses its parent's database, whatever name the parent's
+# settings ended up with (a test database, for one).
+if env("KICKBENCH_DATABASE_NAME", default=""):
+    DATABASES["default"]["NAME"] = env("KICKBENCH_DATABASE_NAME")
+
 # Lets concurrent test runs on one server use separate test databases.
 if env("DJANGO_TEST_DB_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("DJANGO_TEST_DB_NAME")}
@@ -142,6 +147,13 @@ BACKFILL_TIMEOUTS = {
     "predict": env.int("BACKFILL_PREDICT_TIMEOUT", default=900),
     "settle": env.int("BACKFILL_SETTLE_TIMEOUT", default=120),
 }
+
+# The process that runs an in-process run beats its heartbeat this often (seconds); a run whose
+# beat is older than the timeout shows as interrupted, with a resume action.
+BACKFILL_HEARTBEAT_SECONDS = env.float("BACKFILL_HEARTBEAT_SECONDS", default=5.0)
+BACKFILL_HEARTBEAT_TIMEOUT = env.float("BACKFILL_HEARTBEAT_TIMEOUT", default=30.0)
+# Output of the background processes the admin starts for in-process runs (one file per run).
+BACKFILL_LOG_DIR = Path(env("BACKFILL_LOG_DIR", default=str(VAR_DIR / "logs")))
 
 # --- Live pipeline ------------------------------------------------------------
 FIXTURE_SYNC_EVERY = _duration("FIXTURE_SYNC_EVERY", "3h")

@@ -9,7 +9,8 @@ import logging
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, TextField, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from backfill.models import BackfillItem, BackfillRun
@@ -22,7 +23,10 @@ UNFINISHED = (BackfillItem.Status.QUEUED, BackfillItem.Status.IN_FLIGHT, Backfil
 
 
 def _open_items(match_id: int, run_id: int | None) -> list[BackfillItem]:
-    qs = BackfillItem.objects.select_for_update().filter(match_id=match_id, status__in=UNFINISHED)
+    qs = (
+        BackfillItem.objects.select_for_update(of=("self",)).select_related("run")
+        .filter(match_id=match_id, status__in=UNFINISHED)
+    )
     if run_id is not None:
         qs = qs.filter(run_id=run_id)
     return list(qs.order_by("pk"))
@@ -72,6 +76,11 @@ def record_stage_success(match_id: int, stage: str, result: dict | None, *, run_
             item.stage = Stage.next_of(item.stages, stage) if stage in item.stages else item.stage
             if item.stage == Stage.DONE:
                 item.status = BackfillItem.Status.FAILED if item.error else BackfillItem.Status.SUCCEEDED
+            elif item.run.status == BackfillRun.Status.CANCELED:
+                # The run was canceled while this stage ran: what it made is recorded above, and the
+                # next stage never starts (its job was canceled, or the in-process loop stops).
+                item.status = BackfillItem.Status.CANCELED
+                item.error = item.error or f"canceled before {item.stage} ({stage} had finished)"
             elif item.status != BackfillItem.Status.IN_FLIGHT:
                 item.status = BackfillItem.Status.RUNNING
         BackfillItem.objects.bulk_update(
@@ -103,3 +112,15 @@ def finalize_runs(run_ids: Iterable[int]) -> None:
         BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).update(
             status=BackfillRun.Status.FAILED if failed else BackfillRun.Status.SUCCEEDED, finished_at=timezone.now()
         )
+
+
+def close_canceled(run_ids: Iterable[int]) -> int:
+    """Close the open items of canceled runs that no running stage will close any more."""
+    return BackfillItem.objects.filter(
+        run_id__in=list(run_ids), run__status=BackfillRun.Status.CANCELED, status__in=UNFINISHED
+    ).update(
+        status=BackfillItem.Status.CANCELED,
+        error=Case(When(error="", then=Concat(Value("canceled before "), F("stage"))), default=F("error"),
+                   output_field=TextField()),
+        updated_at=timezone.now(),
+    )

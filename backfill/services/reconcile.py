@@ -25,9 +25,23 @@ def refresh_run(run: BackfillRun) -> BackfillRun:
         statuses = queueing.fetch_statuses(queue, [jid for i in items for jid in i.job_ids.values()])
         for item in items:
             _reconcile(queue, item, statuses)
+        if any(not i.job_ids for i in items):
+            _fail_if_enqueue_job_died(queue, run)
     finalize_runs([run.pk])
     run.refresh_from_db()
     return run
+
+
+def _fail_if_enqueue_job_died(queue: Queue, run: BackfillRun) -> None:
+    """Items the admin's enqueue job never reached, when that job died (no job: a synchronous
+    enqueuer, still at work, has them)."""
+    jid = queueing.enqueue_run_job_id(run.pk)
+    status = queueing.fetch_statuses(queue, [jid])[jid]
+    if status in queueing.DEAD:
+        run.items.filter(status__in=UNFINISHED, job_ids={}).update(
+            status=BackfillItem.Status.FAILED,
+            error=f"not enqueued: the enqueue job {status}: {queueing.failure_reason(queue, jid)}",
+        )
 
 
 def _close_dead_stage(queue: Queue, item: BackfillItem, stage: str, jid: str, status: str | None) -> None:

@@ -32,18 +32,25 @@ def _post_action(client, match_ids, **extra):
     return client.post(reverse(CHANGELIST), data)
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_operator_sees_the_plan_then_confirms_and_lands_on_the_run_page(
     operator, client, in_process, lineup, finished_match
 ):
+    from tests.backfill.processes import wait_until
+
     page = _post_action(client, [finished_match.pk])
     assert page.status_code == 200
     html = page.content.decode()
     assert "predict → settle" in html and "Start the backfill" in html
+    assert html.index("What will run") < html.index("Skipped") and html.index("Analyses") < html.index("Skipped")
     assert not BackfillRun.objects.exists()
     done = _post_action(client, [finished_match.pk], confirm="yes")
     run = BackfillRun.objects.get()
     assert done.status_code == 302 and done.url == reverse("admin:backfill_backfillrun_change", args=[run.pk])
     assert run.triggered_by == "admin:operator" and run.user == operator
+    # The request returned; a background process does the work.
+    assert wait_until(lambda: BackfillRun.objects.get(pk=run.pk).is_finished, timeout=60)
     assert Prediction.objects.filter(match=finished_match).count() == 3
     detail = client.get(done.url).content.decode()
     assert 'id="run-items"' in detail and "succeeded" in detail
@@ -103,7 +110,7 @@ def test_queue_pages_and_stats_are_closed_to_staff_without_the_permission(client
     assert client.get(path).status_code == 403
 
 
-def test_select_all_is_carried_by_the_filters_not_by_every_id(operator, client, in_process, lineup):
+def test_select_all_is_carried_by_the_filters_not_by_every_id(operator, client, rq_queue, lineup):
     from tests.factories import MatchAnalysisFactory, MatchFactory
 
     matches = [MatchFactory(finished=True) for _ in range(3)]
@@ -129,23 +136,43 @@ def test_run_list_shows_who_when_the_window_and_the_counts(operator, client, in_
     assert '<td class="field-items_total">1</td>' in html and '<td class="field-items_succeeded">1</td>' in html
 
 
-def test_retry_failed_items_action_starts_a_run_for_what_is_still_missing(operator, client, in_process, lineup,
+def test_retry_failed_items_action_starts_a_run_for_what_is_still_missing(operator, client, rq_queue, burst, lineup,
                                                                           finished_match):
     from backfill import service
     from backfill.models import BackfillItem
 
     failed = service.start_backfill(service.plan_backfill(7), triggered_by="first")
+    burst()
     BackfillItem.objects.filter(run=failed).update(status=BackfillItem.Status.FAILED)
-    Prediction.objects.all().delete()  # what the failure left missing
+    Prediction.objects.filter(model=lineup[0]).delete()  # what the failure left missing
 
     response = client.post(reverse(RUNS), {"action": "retry_failed_items", "_selected_action": [failed.pk]},
                            follow=True)
 
     retry = BackfillRun.objects.exclude(pk=failed.pk).get()
     shown = [str(m) for m in response.context["messages"]]
-    assert f"Run {retry.pk} retries the failed items of run {failed.pk}." in shown
+    assert (f"Run {retry.pk} retries the failed items of run {failed.pk}: 1 of 1 match(es) still missing "
+            "(0 analyses, 1 predictions, 1 settlements); the other 0 are complete.") in shown
+    burst()
+    assert service.wait_for_run(retry, timeout=10)
     assert retry.triggered_by == "admin:operator" and retry.status == BackfillRun.Status.SUCCEEDED
     assert Prediction.objects.filter(match=finished_match).count() == 3
+
+
+def test_retry_when_nothing_is_missing_any_more_says_so_and_starts_nothing(operator, client, in_process, lineup,
+                                                                         finished_match):
+    from backfill import service
+    from backfill.models import BackfillItem
+
+    run = service.start_backfill(service.plan_backfill(7), triggered_by="first")
+    BackfillItem.objects.filter(run=run).update(status=BackfillItem.Status.CANCELED)
+
+    response = client.post(reverse(RUNS), {"action": "retry_failed_items", "_selected_action": [run.pk]},
+                           follow=True)
+
+    assert BackfillRun.objects.count() == 1
+    assert (f"Run {run.pk}: nothing is missing any more for its 1 failed or canceled match(es); nothing was "
+            "started.") in [str(m) for m in response.context["messages"]]
 
 
 def test_cancel_action_cancels_the_queued_jobs_of_a_running_run(operator, client, lineup, finished_match, rq_queue):
@@ -158,7 +185,8 @@ def test_cancel_action_cancels_the_queued_jobs_of_a_running_run(operator, client
 
     run.refresh_from_db()
     assert run.status == BackfillRun.Status.CANCELED
-    assert f"Run {run.pk} canceled (2 queued job(s) canceled)." in [str(m) for m in response.context["messages"]]
+    assert (f"Run {run.pk} canceled (2 queued job(s) canceled); no new stage starts."
+            in [str(m) for m in response.context["messages"]])
     assert rq_queue.count == 0
 
 
