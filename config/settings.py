@@ -90,6 +90,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Jobs run in-process with the embedded default; give concurrent writers time.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A deferred transaction that reads, then writes, fails at once ("database is locked") when another
+    # connection (the run's heartbeat thread, the admin's background run) writes in between: the busy
+    # timeout cannot help a lock upgrade. IMMEDIATE takes the write lock at BEGIN, so writers queue.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # The covering index's INCLUDE columns are a PostgreSQL optimisation; SQLite just builds the key.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
