@@ -1,6 +1,7 @@
 """Starting, canceling and retrying runs: record the run and its items, then enqueue or run in-process."""
 
 import logging
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Case, F, Q, TextField, Value, When
@@ -59,9 +60,9 @@ def start_backfill(plan: BackfillPlan, triggered_by: str, *, user=None) -> Backf
     if not items:
         finalize_runs([run.pk])
     elif queueing.redis_enabled():
-        _enqueue(run, items)
+        _enqueue(run, items, plan.clock)
     else:
-        _run_in_process(items)
+        _run_in_process(items, plan.clock)
     run.refresh_from_db()
     return run
 
@@ -83,14 +84,14 @@ def _mark_reused(run: BackfillRun, item: BackfillItem, outcome: queueing.ChainOu
         )
 
 
-def _enqueue(run: BackfillRun, items: list[BackfillItem]) -> None:
+def _enqueue(run: BackfillRun, items: list[BackfillItem], clock: datetime | None = None) -> None:
     """Enqueue item by item; each write touches only what callbacks never write, so a chain
     finishing while later ones are still being enqueued keeps its outcome."""
     queue = queueing.get_queue()
     queueing.recover_abandoned(queue)
     try:
         for item in items:
-            outcome = queueing.enqueue_chain(queue, item.match_id, item.stages)
+            outcome = queueing.enqueue_chain(queue, item.match_id, item.stages, clock=clock)
             BackfillItem.objects.filter(pk=item.pk).update(job_ids=outcome.job_ids, reused=outcome.state == "in_flight")
             if outcome.state == "in_flight":
                 _mark_reused(run, item, outcome)
@@ -104,11 +105,11 @@ def _enqueue(run: BackfillRun, items: list[BackfillItem]) -> None:
         raise error(f"enqueueing run {run.pk} failed: {exc.__class__.__name__}: {exc}") from exc
 
 
-def _run_in_process(items: list[BackfillItem]) -> None:
+def _run_in_process(items: list[BackfillItem], clock: datetime | None = None) -> None:
     """The embedded default: the same job functions, synchronously, in chain order."""
     for item in items:
         for stage in item.stages:
-            kwargs = {"allow_retroactive": True} if stage == Stage.PREDICT else {}
+            kwargs = queueing.stage_kwargs(stage, clock)
             try:
                 result = import_string(queueing.STAGE_FUNCTIONS[stage])(item.match_id, **kwargs)
             except Exception as exc:
