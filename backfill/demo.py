@@ -74,7 +74,7 @@ def _wipe(code: str) -> None:
     competitions.delete()
 
 
-def _activate_local_lineup() -> list[str]:
+def activate_local_lineup() -> list[str]:
     sync_lineup()
     PredictionModel.objects.exclude(provider__in=LOCAL_PROVIDERS).update(
         is_active=False, inactive_reason="demo: only the local statistical models run offline"
@@ -113,7 +113,7 @@ def seed_demo(now: datetime | None = None, league: str = DEMO_LEAGUE, *, force: 
             import_season(league, season, shift=shift, external_id=lambda _row: next(ids)).matches_created
             for season in SEASONS
         )
-        active = _activate_local_lineup()
+        active = activate_local_lineup()
     models = list(PredictionModel.objects.filter(is_active=True).order_by("pk"))
     window = list(
         Match.objects.filter(competition__code=league, kickoff_time__gte=now - timedelta(days=7), kickoff_time__lte=now)
