@@ -74,6 +74,8 @@ class Outcome:
         return {"ok": self.ok, "mode": self.mode, "replay": self.replay, "schedule": self.schedule,
                 "chaos": self.chaos, "pipeline": self.pipeline, "gaps_before": self.gaps_before,
                 "backfill": self.backfill, "gaps_after": self.gaps_after, "predictions": self.predictions,
+                "filled": self.backfill.get("filled", 0), "pre_kickoff": self.predictions.get("pre_kickoff", 0),
+                "retroactive": self.predictions.get("retroactive", 0),
                 "duplicates": self.predictions.get("duplicates", 0), "problems": self.problems}
 
 
