@@ -19,11 +19,11 @@ env = environ.Env()
 
 
 def _duration(text: str) -> timedelta:
-    """A lead time from the environment: a number of seconds, or a number with s, m or h."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    """A duration: a number of seconds, or a number with s, m, h or d (``90``, ``90s``, ``1.5h``, ``7d``)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
     if match is None:
-        raise ImproperlyConfigured(f"{text!r} is not a duration: use seconds, or a number with s, m or h")
-    return timedelta(seconds=float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]])
+        raise ImproperlyConfigured(f"{text!r} is not a duration: use seconds, or a number with s, m, h or d")
+    return timedelta(seconds=float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]])
 
 
 if (BASE_DIR / ".env").exists():
@@ -123,11 +123,6 @@ RQ = {"COMMIT_MODE": "auto", "WORKER_CLASS": "config.worker.DjangoWorker"}
 # there is nothing to show (config.middleware.QueueDashboardUnavailableMiddleware).
 RQ_SHOW_ADMIN_LINK = True
 
-# --- Live pipeline ----------------------------------------------------------
-# When the pipeline analyses and predicts a match, before its kickoff (e.g. "6h", "30m", "90s").
-ANALYSIS_LEAD = _duration(env("ANALYSIS_LEAD", default="6h"))
-PREDICTION_LEAD = _duration(env("PREDICTION_LEAD", default="30m"))
-
 # --- Backfill ---------------------------------------------------------------
 BACKFILL_DEFAULT_DAYS = env.int("BACKFILL_DEFAULT_DAYS", default=7)
 # Daily schedule, a cron string evaluated in UTC by rq 2.x.
@@ -142,29 +137,28 @@ BACKFILL_TIMEOUTS = {
 }
 
 # --- Live pipeline ------------------------------------------------------------
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def _duration(name: str, default: str) -> timedelta:
-    """A duration from the environment: ``90`` (seconds), ``90s``, ``30m``, ``3h`` or ``7d``."""
-    text = env(name, default=default).strip().lower()
-    found = re.fullmatch(r"(\d+)\s*([smhd]?)", text)
-    if not found:
-        raise environ.ImproperlyConfigured(f"{name}={text!r} is not a duration such as 90s, 30m, 3h or 7d")
-    return timedelta(**{_UNITS[found.group(2) or "s"]: int(found.group(1))})
+def _env_duration(name: str, default: str) -> timedelta:
+    """A duration from the environment variable ``name`` (see _duration); the error names the variable."""
+    try:
+        return _duration(env(name, default=default))
+    except ImproperlyConfigured as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
 
 
-FIXTURE_SYNC_EVERY = _duration("FIXTURE_SYNC_EVERY", "3h")
-FIXTURE_HORIZON = _duration("FIXTURE_HORIZON", "7d")
-ANALYSIS_LEAD = _duration("ANALYSIS_LEAD", "6h")
-PREDICTION_LEAD = _duration("PREDICTION_LEAD", "30m")
-LIVE_POLL_EVERY = _duration("LIVE_POLL_EVERY", "60s")
-STUCK_AFTER = _duration("STUCK_AFTER", "3h")
+FIXTURE_SYNC_EVERY = _env_duration("FIXTURE_SYNC_EVERY", "3h")
+FIXTURE_HORIZON = _env_duration("FIXTURE_HORIZON", "7d")
+# When the pipeline analyses and predicts a match, before its kickoff (e.g. "6h", "30m", "90s").
+ANALYSIS_LEAD = _env_duration("ANALYSIS_LEAD", "6h")
+PREDICTION_LEAD = _env_duration("PREDICTION_LEAD", "30m")
+LIVE_POLL_EVERY = _env_duration("LIVE_POLL_EVERY", "60s")
+STUCK_AFTER = _env_duration("STUCK_AFTER", "3h")
 # How often matches stuck past STUCK_AFTER are rechecked by id, and how far back they are chased.
-STUCK_RECHECK_EVERY = _duration("STUCK_RECHECK_EVERY", "15m")
-STUCK_GIVE_UP_AFTER = _duration("STUCK_GIVE_UP_AFTER", "3d")
+STUCK_RECHECK_EVERY = _env_duration("STUCK_RECHECK_EVERY", "15m")
+STUCK_GIVE_UP_AFTER = _env_duration("STUCK_GIVE_UP_AFTER", "3d")
 # No tick for this long: the admin index warns that the pipeline is stale.
-PIPELINE_STALE_AFTER = _duration("PIPELINE_STALE_AFTER", "10m")
+PIPELINE_STALE_AFTER = _env_duration("PIPELINE_STALE_AFTER", "10m")
 # API-Football competitions the fixture sync covers, as league:season (e.g. 39:2025,78:2025);
 # empty: every synced competition (one with an API-Football id) at its latest season.
 PIPELINE_COMPETITIONS = env.list("PIPELINE_COMPETITIONS", default=[])
