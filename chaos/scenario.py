@@ -27,12 +27,14 @@ from backfill.services.plan import MAX_DAYS
 from chaos import measure
 from chaos.runners import ChaosFailed, InProcessRunner, WorkerRunner, runner
 from matches.models import Match
+from matches.openfootball import SEASONS, load_season
 from pipeline import replay, selectors
 from pipeline.models import ReplayOutage
 from pipeline.service import tick
 from predictions import inflight
 from predictions.models import PredictionModel
 
+LEAGUE = "en.1"
 ROUND = "Matchday 13"  # Friday night, then Saturday and Sunday: damage can hit one group at a time
 STEP = timedelta(minutes=10)
 RESTART_AFTER_KICKOFF = timedelta(minutes=10)
@@ -77,6 +79,17 @@ class Outcome:
                 "filled": self.backfill.get("filled", 0), "pre_kickoff": self.predictions.get("pre_kickoff", 0),
                 "retroactive": self.predictions.get("retroactive", 0),
                 "duplicates": self.predictions.get("duplicates", 0), "problems": self.problems}
+
+
+def check_round(round: str) -> None:
+    """ValueError (bad usage, nothing changed) unless ``round`` is a played round with 3 kickoff times."""
+    source = load_season(LEAGUE, SEASONS[-1])
+    kickoffs = {m.kickoff_time for m in source.matches if m.round == round and m.home_goals is not None}
+    if not kickoffs:
+        raise ValueError(f"{LEAGUE} {SEASONS[-1]} has no played round {round!r}")
+    if len(kickoffs) < 3:
+        raise ValueError(f"{round} has {len(kickoffs)} kickoff time(s); the chaos demo needs 3 or more "
+                         f"(e.g. {ROUND!r})")
 
 
 def plan_schedule(plan: replay.ReplayPlan) -> Schedule:
@@ -189,9 +202,10 @@ def run_chaos(*, round: str = ROUND, now: datetime | None = None) -> Outcome:
     """Replay ``round`` through the pipeline with the damage above, then backfill; measure everything."""
     from chaos.fake_llm import ChaosLLM
 
+    check_round(round)
     start = (now or timezone.now()).replace(second=0, microsecond=0)
     ReplayOutage.objects.all().delete()
-    plan = replay.start_replay(now=start, round=round)
+    plan = replay.start_replay(now=start, league=LEAGUE, season=SEASONS[-1], round=round)
     schedule = plan_schedule(plan)
     ReplayOutage.objects.create(starts_at=schedule.outage[0], ends_at=schedule.outage[1],
                                 reason="chaos demo: the result source is down")

@@ -43,3 +43,34 @@ def test_a_complete_repair_passes():
 def test_anything_left_duplicated_or_misflagged_fails_the_demo(changes, expected):
     found = measure.problems(_outcome(**changes), NO_MATCHES)
     assert len(found) == 1 and expected in found[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--round", "Matchday 99"], "no played round 'Matchday 99'"),
+        (["--round", "Matchday 38"], "needs 3 or more"),
+    ],
+)
+def test_a_round_the_demo_cannot_use_exits_2_and_changes_nothing(args, says):
+    from django.core.management import CommandError, call_command
+
+    from matches.models import Match
+
+    with pytest.raises(CommandError, match=says) as raised:
+        call_command("chaos_demo", *args)
+    assert raised.value.returncode == 2 and not Match.objects.exists()
+
+
+def test_a_database_with_synced_fixtures_is_refused_with_exit_2():
+    from django.core.management import CommandError, call_command
+
+    from predictions.models import PredictionModel
+    from tests.factories import MatchFactory, PredictionModelFactory
+
+    MatchFactory(external_id=1234)
+    PredictionModelFactory(slug="real-llm", provider="openai_compatible")
+
+    with pytest.raises(CommandError, match="run it on a demo database") as raised:
+        call_command("chaos_demo")
+    assert raised.value.returncode == 2 and PredictionModel.objects.get(slug="real-llm").is_active
