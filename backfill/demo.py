@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 DEMO_LEAGUE = "en.1"
 DEMO_EXTERNAL_ID_BASE = 70_000_000
+# pipeline.replay.replay_code's prefix (the backfill never imports the pipeline).
+REPLAY_CODE_PREFIX = "replay-"
 LOCAL_PROVIDERS = ("dixon_coles", "elo", "fixed_score", "most_frequent")
 
 
@@ -49,11 +51,13 @@ class DemoRefused(Exception):
 def foreign_matches(league: str = DEMO_LEAGUE) -> int:
     """Fixtures synced from API-Football (they have a fixture id that is not a demo id).
 
-    Vendored openfootball imports carry no fixture id and are fair game: the demo reloads them.
+    Vendored openfootball imports carry no fixture id and are fair game: the demo reloads them. So are
+    replayed matchdays (competitions coded ``replay-*``, with fixture ids of the replay's own range).
     """
     return (
         Match.objects.filter(external_id__isnull=False)
         .exclude(competition__code=league, external_id__gt=DEMO_EXTERNAL_ID_BASE)
+        .exclude(competition__code__startswith=REPLAY_CODE_PREFIX)
         .count()
     )
 
@@ -70,7 +74,7 @@ def _wipe(code: str) -> None:
     competitions.delete()
 
 
-def _activate_local_lineup() -> list[str]:
+def activate_local_lineup() -> list[str]:
     sync_lineup()
     PredictionModel.objects.exclude(provider__in=LOCAL_PROVIDERS).update(
         is_active=False, inactive_reason="demo: only the local statistical models run offline"
@@ -109,7 +113,7 @@ def seed_demo(now: datetime | None = None, league: str = DEMO_LEAGUE, *, force: 
             import_season(league, season, shift=shift, external_id=lambda _row: next(ids)).matches_created
             for season in seasons_of(league)
         )
-        active = _activate_local_lineup()
+        active = activate_local_lineup()
     models = list(PredictionModel.objects.filter(is_active=True).order_by("pk"))
     window = list(
         Match.objects.filter(competition__code=league, kickoff_time__gte=now - timedelta(days=7), kickoff_time__lte=now)

@@ -126,10 +126,18 @@ def _orphaned(job: Job, chain: dict[str, Job | None], orphans: set[str], conn) -
     return False
 
 
-def _enqueue_stages(queue: Queue, match_id: int, stages: Sequence[str], parent: Job | None) -> dict[str, str]:
+def stage_kwargs(stage: str, clock: datetime | None = None) -> dict:
+    """A stage job's keyword arguments; ``clock`` is a replayed writer's clock (the chaos demo)."""
+    if stage != Stage.PREDICT:
+        return {}
+    return {"allow_retroactive": True, **({"now": clock.isoformat()} if clock is not None else {})}
+
+
+def _enqueue_stages(queue: Queue, match_id: int, stages: Sequence[str], parent: Job | None,
+                    clock: datetime | None = None) -> dict[str, str]:
     enqueued: dict[str, str] = {}
     for stage in stages:
-        kwargs = {"allow_retroactive": True} if stage == Stage.PREDICT else {}
+        kwargs = stage_kwargs(stage, clock)
         parent = queue.enqueue(
             STAGE_FUNCTIONS[stage],
             args=(match_id,),
@@ -170,7 +178,7 @@ def _overdue(queue: Queue, job: Job) -> bool:
     return (datetime.now(UTC) - due).total_seconds() > OVERDUE_SECONDS
 
 
-def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOutcome:
+def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str], *, clock: datetime | None = None) -> ChainOutcome:
     """Make sure one chain runs ``stages`` for the match: reuse the one in flight, extend it, or enqueue anew.
 
     1. Take the match's Redis lock (SET NX with a token; released by compare-and-delete), so two
@@ -219,12 +227,12 @@ def enqueue_chain(queue: Queue, match_id: int, stages: Sequence[str]) -> ChainOu
             if missing and all(order(s) > order(last) for s in missing):
                 # Extend the chain in flight with the later stages it lacks (e.g. settle after new predictions).
                 _delete((jobs[s] for s in missing if jobs[s] is not None), conn)
-                added = _enqueue_stages(queue, match_id, missing, jobs[last])
+                added = _enqueue_stages(queue, match_id, missing, jobs[last], clock)
                 logger.info("extended chain in flight", extra={"match_id": match_id, "stages": missing})
                 return ChainOutcome(match_id, "in_flight", {**live, **added})
             return ChainOutcome(match_id, "in_flight", live, tuple(missing))
         _delete((job for job in jobs.values() if job is not None), conn)
-        enqueued = _enqueue_stages(queue, match_id, stages, None)
+        enqueued = _enqueue_stages(queue, match_id, stages, None, clock)
         logger.info("enqueued chain", extra={"match_id": match_id, "stages": list(stages)})
         return ChainOutcome(match_id, "enqueued", enqueued)
 

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "predictions",
     "backfill",
     "pipeline",
+    # The chaos demo (scripts/demo --chaos): an entry point over pipeline and backfill.
+    "chaos",
 ]
 
 MIDDLEWARE = [

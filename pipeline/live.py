@@ -14,7 +14,7 @@ from django.db import transaction
 
 from matches.api_football import ApiFootballClient, MalformedResponse, parse_fixture
 from matches.models import Match
-from pipeline.models import ReplayResult
+from pipeline.models import ReplayOutage, ReplayResult
 from predictions.services import settle_match
 
 logger = logging.getLogger(__name__)
@@ -43,9 +43,19 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
+class ReplayUnavailable(Exception):
+    """The replay's result source is down at this replayed moment (a ReplayOutage covers it)."""
+
+
 def observe_replay(matches: Iterable[Match], now: datetime) -> list[Observation]:
-    """Live from kickoff, the real result once ``now`` passes the match's end; nothing before."""
+    """Live from kickoff, the real result once ``now`` passes the match's end; nothing before.
+
+    Raises ReplayUnavailable while an outage of the source covers ``now`` (as the API raises when down).
+    """
     matches = list(matches)
+    if matches and (down := ReplayOutage.objects.filter(starts_at__lte=now, ends_at__gt=now).first()):
+        raise ReplayUnavailable(f"the replay's result source is down until {down.ends_at.isoformat()}"
+                                + (f" ({down.reason})" if down.reason else ""))
     results = {r.match_id: r for r in ReplayResult.objects.filter(match__in=matches)}
     seen = []
     for match in matches:

@@ -40,3 +40,22 @@ class ReplayResult(models.Model):
 
     def __str__(self) -> str:
         return f"replay of match {self.match_id}, known from {self.ends_at:%Y-%m-%d %H:%M}"
+
+
+class ReplayOutage(models.Model):
+    """A stretch of the replayed clock in which the replay's result source is down (the chaos demo).
+
+    The replay stands in for API-Football; like it, it can be unavailable: live polling then
+    reports the source unavailable and sees nothing, and catches up once the stretch is over.
+    """
+
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                              name="replay_outage_ends_after_it_starts")]
+
+    def __str__(self) -> str:
+        return f"replay source down {self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M}"

@@ -49,12 +49,18 @@ def get_queue() -> Queue:
     return django_rq.get_queue(QUEUE_NAME)
 
 
-def _kwargs(stage: str, as_of: datetime | None) -> dict:
+def _kwargs(stage: str, as_of: datetime | None, clock: datetime | None = None) -> dict:
     # The analysis is as of the tick's clock (a replayed one too), never the worker's.
-    return {"as_of": as_of.isoformat()} if stage == "analyze" and as_of is not None else {}
+    if stage == "analyze" and as_of is not None:
+        return {"as_of": as_of.isoformat()}
+    # A tick given its clock (a replay) has its predictions written by that clock, not the worker's.
+    if stage == "predict" and clock is not None:
+        return {"now": clock.isoformat()}
+    return {}
 
 
-def enqueue(match_id: int, stages: list[str], *, as_of: datetime | None = None) -> StageOutcome:
+def enqueue(match_id: int, stages: list[str], *, as_of: datetime | None = None,
+            clock: datetime | None = None) -> StageOutcome:
     """Enqueue the stages as one chain unless this match's live or backfill jobs are in flight."""
     queue = get_queue()
     conn = queue.connection
@@ -75,7 +81,7 @@ def enqueue(match_id: int, stages: list[str], *, as_of: datetime | None = None) 
             parent = queue.enqueue(
                 STAGE_FUNCTIONS[stage],
                 args=(match_id,),
-                kwargs=_kwargs(stage, as_of),
+                kwargs=_kwargs(stage, as_of, clock),
                 job_id=ids[stage],
                 # A failed analysis must not leave the prediction deferred for good: it runs and says why.
                 depends_on=Dependency(jobs=[parent], allow_failure=True) if parent is not None else None,
@@ -89,12 +95,13 @@ def enqueue(match_id: int, stages: list[str], *, as_of: datetime | None = None) 
     return StageOutcome("enqueued", list(ids.values()))
 
 
-def run_in_process(match_id: int, stages: list[str], *, as_of: datetime | None = None) -> StageOutcome:
+def run_in_process(match_id: int, stages: list[str], *, as_of: datetime | None = None,
+                   clock: datetime | None = None) -> StageOutcome:
     """The embedded default: the same job functions, synchronously, in chain order."""
     results = []
     for stage in stages:
         try:
-            results.append(import_string(STAGE_FUNCTIONS[stage])(match_id, **_kwargs(stage, as_of)))
+            results.append(import_string(STAGE_FUNCTIONS[stage])(match_id, **_kwargs(stage, as_of, clock)))
         except Exception as exc:  # one match's failure must not stop the tick
             return StageOutcome("failed", detail=f"{stage}: {exc.__class__.__name__}: {exc}")
     failed = [slug for r in results for slug, m in r.get("models", {}).items() if m.get("status") == "failed"]
@@ -103,7 +110,9 @@ def run_in_process(match_id: int, stages: list[str], *, as_of: datetime | None =
     return StageOutcome("done")
 
 
-def dispatch(match_id: int, stages: list[str], *, as_of: datetime | None = None) -> StageOutcome:
+def dispatch(match_id: int, stages: list[str], *, as_of: datetime | None = None,
+             clock: datetime | None = None) -> StageOutcome:
+    """``clock``: the tick's given clock (a replay's), passed to the predictions as the writer's clock."""
     if redis_enabled():
-        return enqueue(match_id, stages, as_of=as_of)
-    return run_in_process(match_id, stages, as_of=as_of)
+        return enqueue(match_id, stages, as_of=as_of, clock=clock)
+    return run_in_process(match_id, stages, as_of=as_of, clock=clock)

@@ -5,7 +5,9 @@ is upcoming. Its matches are stored scheduled and without a score; their real
 results wait in ``ReplayResult`` and reach a match only when the replayed
 clock passes its end (the tick's live step copies them). Earlier matches of
 the league are stored finished, with the same shift, as the history the
-analysis and the statistical models learn from.
+analysis and the statistical models learn from. The matchday's matches carry fixture
+ids of the replay's own range (FIXTURE_ID_BASE), so the backfill sees them as it sees
+synced fixtures.
 """
 
 from dataclasses import dataclass
@@ -25,6 +27,9 @@ MATCH_LENGTH = timedelta(minutes=115)
 DEFAULT_LEAD = timedelta(hours=6, minutes=30)
 # Replayed time after the last match's end within which its jobs must have settled it.
 GRACE = timedelta(hours=6)
+# Replayed matches get fixture ids from here on (far above API-Football's and the demo's), so the backfill
+# treats them like synced fixtures; live polling still asks the replay, never the API, for them.
+FIXTURE_ID_BASE = 90_000_000_000
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,14 @@ def _competition(league: str, season_label: str) -> Competition:
     return competition
 
 
+def _fixture_ids(count: int) -> list[int]:
+    """Fresh ids above every replayed match's (several leagues may be replayed side by side)."""
+    latest = Match.objects.filter(external_id__gt=FIXTURE_ID_BASE).order_by("-external_id").values_list(
+        "external_id", flat=True).first()
+    start = (latest or FIXTURE_ID_BASE) + 1
+    return list(range(start, start + count))
+
+
 def wipe(league: str) -> None:
     """Remove an earlier replay of ``league`` (its matches, predictions and hidden results)."""
     Match.objects.filter(competition__code=replay_code(league)).delete()
@@ -113,10 +126,10 @@ def start_replay(*, now: datetime, league: str = "en.1", season: str = SEASONS[-
             batch_size=500,
         )
         replayed = Match.objects.bulk_create(
-            # No fixture id: the replay, not API-Football, is their source (and seed_demo's data stays its own).
-            [Match(competition=competitions[season], home_team=teams[m.home_team],
+            # A fixture id of the replay's own range: the backfill repairs what the replayed pipeline missed.
+            [Match(competition=competitions[season], home_team=teams[m.home_team], external_id=fixture_id,
                    away_team=teams[m.away_team], kickoff_time=m.kickoff_time + shift, round=m.round)
-             for m in day]
+             for m, fixture_id in zip(day, _fixture_ids(len(day)), strict=True)]
         )
         ReplayResult.objects.bulk_create(
             ReplayResult(match=match, home_score=m.home_goals, away_score=m.away_goals,

@@ -122,7 +122,12 @@ def _sync(now: datetime, state: PipelineState, report: TickReport) -> None:
 
 def _observe(matches: list, now: datetime, report: TickReport, step: str) -> list[dict]:
     replayed, api = live.split_by_source(matches)
-    observations = live.observe_replay(replayed, now)
+    try:
+        observations = live.observe_replay(replayed, now)
+    except live.ReplayUnavailable as exc:
+        observations = []
+        report.unavailable.append(f"{step}: {exc}")
+        logger.warning(f"{step}: {exc}")
     if api:
         try:
             seen, calls = live.observe_api(api, report.errors)
@@ -156,8 +161,8 @@ def _entry(match, outcome: queueing.StageOutcome) -> dict:
             "job_ids": outcome.job_ids, "detail": outcome.detail}
 
 
-def _dispatch(match, stages: list[str], now: datetime, report: TickReport) -> dict:
-    entry = _entry(match, queueing.dispatch(match.pk, stages, as_of=now))
+def _dispatch(match, stages: list[str], now: datetime, report: TickReport, clock: datetime | None = None) -> dict:
+    entry = _entry(match, queueing.dispatch(match.pk, stages, as_of=now, clock=clock))
     if entry["state"] == "failed":
         report.errors.append(f"match {match.pk} {entry['match']}: {entry['detail']}")
     return entry
@@ -167,8 +172,11 @@ def _settle(now: datetime, report: TickReport) -> None:
     report.settled += [_dispatch(m, ["settle"], now, report) for m in selectors.due_for_settlement()]
 
 
-def _analyse_and_predict(now: datetime, report: TickReport) -> None:
-    """T-ANALYSIS_LEAD: the analysis as of now; T-PREDICTION_LEAD: the missing predictions (one chain)."""
+def _analyse_and_predict(now: datetime, report: TickReport, clock: datetime | None) -> None:
+    """T-ANALYSIS_LEAD: the analysis as of now; T-PREDICTION_LEAD: the missing predictions (one chain).
+
+    ``clock``: the tick's given clock; its predictions are then written by it (see tick).
+    """
     to_predict = selectors.due_for_prediction(now)
     chained = {m.pk for m in to_predict}
     report.analysed += [
@@ -176,18 +184,24 @@ def _analyse_and_predict(now: datetime, report: TickReport) -> None:
     ]
     for match in to_predict:
         stages = ["predict"] if match.analysis is not None else ["analyze", "predict"]
-        report.predicted.append(_dispatch(match, stages, now, report))
+        report.predicted.append(_dispatch(match, stages, now, report, clock))
 
 
 def tick(now: datetime | None = None) -> TickReport:
-    """Do everything due at ``now`` (default: the real time) and return what was done."""
+    """Do everything due at ``now`` (default: the real time) and return what was done.
+
+    A tick given its ``now`` (a replay, tests, the chaos demo) is the writer's clock of the predictions it
+    makes, so one written after a replayed kickoff is flagged retroactive; without it (cron, the loop) the
+    jobs write by the real time, as they always did.
+    """
+    clock = now
     now = now or timezone.now()
     state = PipelineState.load()
     report = TickReport(now=now)
     _sync(now, state, report)
     _poll(now, state, report)
     _settle(now, report)
-    _analyse_and_predict(now, report)
+    _analyse_and_predict(now, report, clock)
     state.last_tick_at, state.ticked_at = now, timezone.now()
     state.last_report = report.to_dict()
     state.save()

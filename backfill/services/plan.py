@@ -44,6 +44,8 @@ class BackfillPlan:
     gaps: list[MatchGap]
     skipped: list[SkippedMatch]
     llm_model_ids: frozenset[int] = field(default_factory=frozenset)
+    # The writer's clock of the run's predictions when it is a replayed one (the chaos demo); None: real time.
+    clock: datetime | None = None
 
     def count(self, stage: str) -> int:
         return sum(stage in g.stages for g in self.gaps)
@@ -107,9 +109,14 @@ def _checked_ids(match_ids: Sequence[int] | None) -> list[int] | None:
 
 
 def plan_backfill(
-    days: int | None = None, *, match_ids: Sequence[int] | None = None, now: datetime | None = None
+    days: int | None = None, *, match_ids: Sequence[int] | None = None, now: datetime | None = None,
+    clock: datetime | None = None,
 ) -> BackfillPlan:
     """What is missing and what it will cost; changes nothing.
+
+    ``clock``: a replayed clock (the chaos demo): the window ends there unless ``now`` says otherwise,
+    and the run's predictions are written by it (so they are flagged retroactive by the replayed
+    kickoff). Without it, the run's jobs write by the real time.
 
     With ``match_ids`` and no ``days``, the window is the longest allowed, so an
     operator's explicit choice of matches is not silently cut by the default.
@@ -117,7 +124,7 @@ def plan_backfill(
     if days is None:
         days = MAX_DAYS if match_ids else settings.BACKFILL_DEFAULT_DAYS
     days = validate_days(days)
-    now = now or timezone.now()
+    now = now or clock or timezone.now()
     ids = _checked_ids(match_ids)
     start, end = window(days, now)
     gaps = find_gaps(days, now=now, match_ids=ids)
@@ -140,4 +147,5 @@ def plan_backfill(
         llm_model_ids=frozenset(
             pk for pk, provider in models.items() if provider == PredictionModel.Provider.OPENAI_COMPATIBLE
         ),
+        clock=clock,
     )

@@ -1,6 +1,7 @@
 """Starting, canceling and retrying runs: record the run and its items, then enqueue or run in-process."""
 
 import logging
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Case, F, Q, TextField, Value, When
@@ -70,11 +71,11 @@ def start_backfill(plan: BackfillPlan, triggered_by: str, *, user=None, backgrou
     elif queueing.redis_enabled() and background:
         _enqueue_later(run)
     elif queueing.redis_enabled():
-        _enqueue(run, items)
+        _enqueue(run, items, plan.clock)
     elif background:
         _spawn(run)
     else:
-        worker.run_open_items(run_id=run.pk)
+        worker.run_open_items(run_id=run.pk, clock=plan.clock)
     run.refresh_from_db()
     return run
 
@@ -128,7 +129,7 @@ def _mark_reused(run: BackfillRun, item: BackfillItem, outcome: queueing.ChainOu
         )
 
 
-def _enqueue(run: BackfillRun, items: list[BackfillItem]) -> None:
+def _enqueue(run: BackfillRun, items: list[BackfillItem], clock: datetime | None = None) -> None:
     """Enqueue item by item; each write touches only what callbacks never write, so a chain
     finishing while later ones are still being enqueued keeps its outcome."""
     queue = queueing.get_queue()
@@ -137,7 +138,7 @@ def _enqueue(run: BackfillRun, items: list[BackfillItem]) -> None:
         for item in items:
             if not BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).exists():
                 break  # canceled meanwhile: enqueue nothing more (cancel closed the rest)
-            outcome = queueing.enqueue_chain(queue, item.match_id, item.stages)
+            outcome = queueing.enqueue_chain(queue, item.match_id, item.stages, clock=clock)
             BackfillItem.objects.filter(pk=item.pk).update(job_ids=outcome.job_ids, reused=outcome.state == "in_flight")
             if outcome.state == "in_flight":
                 _mark_reused(run, item, outcome)

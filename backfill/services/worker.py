@@ -79,7 +79,7 @@ def _claim(item: BackfillItem, stage: str) -> bool:
     )
 
 
-def _run_item(item: BackfillItem) -> None:
+def _run_item(item: BackfillItem, clock: datetime | None = None) -> None:
     """Run the item's stages from the one it stands at (an interrupted run resumes mid-chain)."""
     start = Stage.rank(item.stage) if item.stage in Stage.ORDER else len(Stage.ORDER)
     for stage in Stage.in_order(item.stages):
@@ -87,7 +87,7 @@ def _run_item(item: BackfillItem) -> None:
             continue
         if not _still_running(item.run_id) or not _claim(item, stage):
             return
-        kwargs = {"allow_retroactive": True} if stage == Stage.PREDICT else {}
+        kwargs = queueing.stage_kwargs(stage, clock)
         try:
             result = import_string(queueing.STAGE_FUNCTIONS[stage])(item.match_id, **kwargs)
         except Exception as exc:
@@ -98,8 +98,11 @@ def _run_item(item: BackfillItem) -> None:
         record_stage_success(item.match_id, stage, result)
 
 
-def run_open_items(*, run_id: int) -> BackfillRun:
-    """Run every open item of the run in kickoff order, beating the heartbeat; stop at a cancel."""
+def run_open_items(*, run_id: int, clock: datetime | None = None) -> BackfillRun:
+    """Run every open item of the run in kickoff order, beating the heartbeat; stop at a cancel.
+
+    ``clock``: a replayed writer's clock (the chaos demo); None is the real time.
+    """
     with heartbeat(run_id=run_id):
         ids = list(
             BackfillItem.objects.filter(run_id=run_id, status__in=UNFINISHED)
@@ -110,7 +113,7 @@ def run_open_items(*, run_id: int) -> BackfillRun:
                 break
             item = BackfillItem.objects.filter(pk=item_id, status__in=UNFINISHED).first()
             if item is not None:
-                _run_item(item)
+                _run_item(item, clock)
         # A cancel leaves the item that was running to this loop: nothing else will close it now.
         close_canceled([run_id])
         finalize_runs([run_id])

@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
@@ -20,6 +21,7 @@ from predictions.services.health import breaker_trips, record_outcomes
 logger = logging.getLogger(__name__)
 
 PredictorFactory = Callable[[PredictionModel], Predictor]
+Clock = Callable[[], datetime]
 # The prompt and model versions of today's code; rows from before versioning are 'legacy'.
 
 
@@ -65,6 +67,13 @@ class PredictResult:
                 o.slug: {"status": o.status, "reason": o.reason, "tip": o.tip} for o in self.outcomes.values()
             },
         }
+
+
+def writer_clock(now: datetime | None) -> Clock:
+    """The clock the rows are written by: a fixed replayed instant, or the real time when read."""
+    if now is None:
+        return timezone.now
+    return lambda: now
 
 
 def build_context(match: Match, analysis: MatchAnalysis) -> MatchContext:
@@ -138,7 +147,7 @@ def _insert_ignoring_conflicts(rows: list[Prediction]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _checked_match(match_id: int, *, allow_retroactive: bool) -> tuple[Match, MatchAnalysis]:
+def _checked_match(match_id: int, *, allow_retroactive: bool, clock: Clock) -> tuple[Match, MatchAnalysis]:
     """The match and its analysis, or PredictionRefused saying why it may not be predicted."""
     try:
         match = Match.objects.select_related("competition", "home_team", "away_team").get(pk=match_id)
@@ -150,7 +159,7 @@ def _checked_match(match_id: int, *, allow_retroactive: bool) -> tuple[Match, Ma
         raise PredictionRefused(
             f"match {match_id} is {match.status}; only scheduled matches are predicted unless allow_retroactive"
         )
-    if not allow_retroactive and timezone.now() >= match.kickoff_time:
+    if not allow_retroactive and clock() >= match.kickoff_time:
         raise PredictionRefused(f"match {match_id} has kicked off; only allow_retroactive predicts it now")
     analysis = match.analysis  # the current version: the latest as of no later than kickoff
     if analysis is None:
@@ -173,10 +182,10 @@ def _active_models(match_id: int) -> list[PredictionModel]:
 
 def _rows_and_failures(
     match: Match, analysis: MatchAnalysis, missing: list[PredictionModel], answers: list[Tip | str],
-    result: PredictResult,
+    result: PredictResult, clock: Clock,
 ) -> tuple[list[Prediction], dict[int, str]]:
     """Unsaved predictions for the models that answered; the others' reasons, recorded in ``result``."""
-    now = timezone.now()
+    now = clock()
     result.is_retroactive = now >= match.kickoff_time
     rows, failures = [], {}
     for model, answer in zip(missing, answers, strict=True):
@@ -218,6 +227,7 @@ def generate_predictions(
     allow_retroactive: bool = False,
     predictor_factory: PredictorFactory | None = None,
     count_failures: bool = True,
+    now: datetime | None = None,
 ) -> PredictResult:
     """Run only the active models that have no prediction for this match yet.
 
@@ -228,19 +238,24 @@ def generate_predictions(
     with ON CONFLICT DO NOTHING means a second or parallel run never duplicates
     and never fails on the other. A match's status is never changed here.
 
+    ``now``: the writer's clock, for a replayed clock only (the replay, the chaos demo): the rows are
+    written as of it, and flagged retroactive when it is at or after kickoff. None (production) is the
+    real time, read when the rows are written.
+
     Steps: check the match, select the models still missing, run them, save, report.
     """
-    match, analysis = _checked_match(match_id, allow_retroactive=allow_retroactive)
+    clock = writer_clock(now)
+    match, analysis = _checked_match(match_id, allow_retroactive=allow_retroactive, clock=clock)
     models = _active_models(match_id)
     missing = [m for m in models if not m.done]
-    result = PredictResult(match_id, is_retroactive=timezone.now() >= match.kickoff_time)
+    result = PredictResult(match_id, is_retroactive=clock() >= match.kickoff_time)
     for m in models:
         if m.done:
             result.outcomes[m.pk] = ModelOutcome(m.slug, "skipped", "already predicted")
     if not missing:
         return result
     answers = _run_all(predictor_factory or _default_factory, missing, build_context(match, analysis))
-    rows, failures = _rows_and_failures(match, analysis, missing, answers, result)
+    rows, failures = _rows_and_failures(match, analysis, missing, answers, result, clock)
     if result.is_retroactive and not allow_retroactive:
         # The models answered after kickoff: a live path must not write what it could not predict in time.
         raise PredictionRefused(f"match {match_id} kicked off while its models answered; nothing written")

@@ -211,8 +211,8 @@ def test_chains_finishing_during_the_enqueue_loop_keep_their_outcome(lineup, rq_
     real = queueing.enqueue_chain
     calls = []
 
-    def enqueue_then_work(queue, match_id, stages):
-        outcome = real(queue, match_id, stages)
+    def enqueue_then_work(queue, match_id, stages, **kwargs):
+        outcome = real(queue, match_id, stages, **kwargs)
         calls.append(match_id)
         if len(calls) == 1:
             burst()  # the first chain runs to the end before the second is enqueued
