@@ -6,6 +6,7 @@ Redis DB 13; override with BENCH_DATABASE_URL and BENCH_REDIS_URL.
 
 import argparse
 import time
+from pathlib import Path
 
 from bench import env
 
@@ -30,6 +31,20 @@ def main() -> None:
     rate_limit.run(rate_limit.QUICK if args.quick else rate_limit.FULL)
     print("\n# 4. Cost per match")
     cost.run()
+    print("\n# 5. A busy kickoff slot (live pipeline)")
+    from bench import kickoff_slot
+
+    kickoff_slot.run(kickoff_slot.QUICK if args.quick else kickoff_slot.FULL)
+    print("\n# 6. Backfill throughput through faults")
+    from bench import faults
+
+    faults.run(faults.QUICK if args.quick else faults.FULL)
+    print("\n# 7. Scale-out: wall time against RQ workers")
+    from bench import scale_out
+
+    # A quick pass must not overwrite the README's plot.
+    scale_out.run(throughput.QUICK if args.quick else throughput.FULL,
+                  plot_to=Path("var/bench/scale_out_quick.png") if args.quick else scale_out.PLOT)
     print(f"\nall benchmarks took {time.perf_counter() - started:.0f}s")
 
 

@@ -101,6 +101,7 @@ def run(world: World, counts: tuple[int, ...] = WORKER_COUNTS, *, plot_to: Path 
     rows = measure(world, counts)
     figures = report(world, rows, out=out)
     if plot_to is not None:
+        plot_to.parent.mkdir(parents=True, exist_ok=True)
         out(f"plot: {plot(world, rows, plot_to)}")
     return {"rows": rows, "figures": figures}
 
