@@ -2,7 +2,7 @@
 
 During a 100 x 42 backfill: 5% of LLM calls answer HTTP 500 (seeded draws, answered at once);
 API-Football answers every request with a bare 503 for 60 s; one worker is SIGKILLed (with its work
-horse) in the middle of a job and a new one started. The wall time is compared with the fault-free
+horse) in the middle of a predict job and a new one started. The wall time is compared with the fault-free
 lower bound plus the outage.
 
     python -m bench.faults [--quick] [--matches N] [--outage S]
@@ -29,13 +29,13 @@ class Faults:
     error_rate: float = 0.05
     outage_s: float = 60.0
     outage_at_s: float = 5.0  # after the start of the backfill
-    kill_after_s: float = 20.0  # the first predict job running on worker 0 after this is killed mid-way
+    kill_after_s: float = 20.0  # the first worker seen in a predict job after this is killed mid-way
     seed: int = 5
 
     def describe(self) -> str:
         return (f"{self.world.describe()}; {self.error_rate:.0%} of LLM calls answer 500; API-Football down "
-                f"{self.outage_s:g}s from t={self.outage_at_s:g}s; worker 0 SIGKILLed mid predict job after "
-                f"t={self.kill_after_s:g}s and restarted")
+                f"{self.outage_s:g}s from t={self.outage_at_s:g}s; a worker SIGKILLed mid predict job "
+                f"after t={self.kill_after_s:g}s and restarted")
 
     @property
     def bound(self) -> float:
@@ -47,7 +47,7 @@ QUICK = replace(FULL, world=throughput.QUICK, outage_s=30.0)
 
 
 class Chaos(threading.Thread):
-    """Takes API-Football down on time and kills worker 0 in the middle of a job, then replaces it."""
+    """Takes API-Football down on time and kills a worker in the middle of a job, then replaces it."""
 
     def __init__(self, faults: Faults, api, procs: list, env: dict[str, str], log_dir: Path) -> None:
         super().__init__(daemon=True)
@@ -69,19 +69,19 @@ class Chaos(threading.Thread):
                                     connection=queueing.get_queue().connection)
         return worker.get_current_job_id() if worker is not None else None
 
-    def _kill_worker_0(self) -> None:
-        proc = self.procs[0]
-        name = proc.args[proc.args.index("--name") + 1]
+    def _kill_a_worker(self) -> None:
+        """The first worker seen in a predict job (its LLM calls half done: work is lost) is killed."""
         while not self.stop.is_set():
-            job_id = self._busy_job(name)
-            if job_id and job_id.startswith("predict-"):  # its LLM calls half done: work is lost
-                time.sleep(0.3)  # in the middle of it, not at its first line
-                kill_worker_and_horse(proc)  # RQ gives the horse a session of its own
-                self.killed_job = job_id
-                self.events.append(f"t={time.monotonic() - self.t0:.1f}s SIGKILL worker 0 during {job_id}")
-                self.procs[0] = start_worker(self.env, self.log_dir / "worker-0-restarted.log")
-                self.events.append(f"t={time.monotonic() - self.t0:.1f}s worker 0 restarted")
-                return
+            for i, proc in enumerate(self.procs):
+                job_id = self._busy_job(proc.args[proc.args.index("--name") + 1])
+                if job_id and job_id.startswith("predict-"):
+                    time.sleep(0.3)  # in the middle of it, not at its first line
+                    kill_worker_and_horse(proc)  # RQ gives the horse a session of its own
+                    self.killed_job = job_id
+                    self.events.append(f"t={time.monotonic() - self.t0:.1f}s SIGKILL worker {i} during {job_id}")
+                    self.procs[i] = start_worker(self.env, self.log_dir / f"worker-{i}-restarted.log")
+                    self.events.append(f"t={time.monotonic() - self.t0:.1f}s worker {i} restarted")
+                    return
             time.sleep(0.05)
 
     def run(self) -> None:
@@ -94,7 +94,7 @@ class Chaos(threading.Thread):
                 self.events.append(f"t={time.monotonic() - self.t0:.1f}s API-Football down for "
                                    f"{self.faults.outage_s:g}s")
             else:
-                self._kill_worker_0()
+                self._kill_a_worker()
 
 
 def _duplicates(match_ids: list[int]) -> int:
