@@ -6,6 +6,7 @@ Redis DB 13; override with BENCH_DATABASE_URL and BENCH_REDIS_URL.
 
 import argparse
 import time
+from pathlib import Path
 
 from bench import env
 
@@ -31,10 +32,24 @@ def main() -> None:
     rate_limit.run(rate_limit.QUICK if args.quick else rate_limit.FULL)
     print("\n# 4. Cost per match")
     cost.run()
-    print("\n# 6. Leaderboard over one season")
+    print("\n# 5. Leaderboard over one season")
     leaderboard.print_report(leaderboard.run(leaderboard.QUICK_SIZES if args.quick else leaderboard.FULL_SIZES))
-    print("\n# 5. Model grid (walk-forward on every vendored top-league season with a warm-up)")
+    print("\n# 6. Model grid (walk-forward on every vendored top-league season with a warm-up)")
     model_grid.run(model_grid.grid_cells(), limit=40 if args.quick else None)
+    print("\n# 7. A busy kickoff slot (live pipeline)")
+    from bench import kickoff_slot
+
+    kickoff_slot.run(kickoff_slot.QUICK if args.quick else kickoff_slot.FULL)
+    print("\n# 8. Backfill throughput through faults")
+    from bench import faults
+
+    faults.run(faults.QUICK if args.quick else faults.FULL)
+    print("\n# 9. Scale-out: wall time against RQ workers")
+    from bench import scale_out
+
+    # A quick pass must not overwrite the README's plot.
+    scale_out.run(throughput.QUICK if args.quick else throughput.FULL,
+                  plot_to=Path("var/bench/scale_out_quick.png") if args.quick else scale_out.PLOT)
     print(f"\nall benchmarks took {time.perf_counter() - started:.0f}s")
 
 

@@ -79,12 +79,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def llm_server(world: World) -> Iterator[str]:
-    """The fake LLM in a process of its own, so its threads do not compete with ours for the GIL."""
+def llm_server(world: World, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """The fake LLM in a process of its own, so its threads do not compete with ours for the GIL.
+
+    ``extra_args``: more of its options (a latency profile, an error rate).
+    """
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.fake_llm", "--port", str(port), "--latency", str(world.llm_latency),
-         "--max-concurrency", str(world.llm_cap), "--over-capacity", "wait"],
+         "--max-concurrency", str(world.llm_cap), "--over-capacity", "wait", *extra_args],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}/v1"
@@ -179,41 +182,56 @@ def worker_env(world: World, api_base_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def workers(world: World, api_base_url: str, log_dir: Path) -> Iterator[list[subprocess.Popen]]:
-    """W real forking RQ workers on the backfill queue, ready before the clock starts."""
+def start_worker(env: dict[str, str], log_path: Path, queue: str = "backfill") -> subprocess.Popen:
+    """One real forking RQ worker (with the scheduler), in a process group of its own."""
+    log = open(log_path, "a")  # noqa: SIM115 - the child holds it; closed when the child exits
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "rqworker", queue, "--with-scheduler", "--name",
+         f"bench-{os.getpid()}-{log_path.stem}-{time.monotonic_ns()}", "--worker-class", "config.worker.DjangoWorker"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def wait_for_workers(queue, count: int, log_dir: Path) -> None:
     from rq import Worker
 
-    from backfill import queueing
+    deadline = time.monotonic() + 60
+    while Worker.count(queue=queue) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"workers did not start; see {log_dir}")
+        time.sleep(0.1)
+
+
+def stop_workers(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextlib.contextmanager
+def workers(world: World, api_base_url: str, log_dir: Path, queue_name: str = "backfill",
+            **extra_env: str) -> Iterator[list[subprocess.Popen]]:
+    """W real forking RQ workers on ``queue_name``, ready before the clock starts."""
+    import django_rq
 
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = worker_env(world, api_base_url)
+    env = worker_env(world, api_base_url, **extra_env)
     procs = []
     for i in range(world.workers):
-        log = open(log_dir / f"worker-{i}.log", "w")  # noqa: SIM115 - closed with the process below
-        procs.append(subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "backfill", "--with-scheduler", "--name",
-             f"bench-{os.getpid()}-{i}-{time.monotonic_ns()}", "--worker-class", "config.worker.DjangoWorker"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        ))
-    queue = queueing.get_queue()
+        path = log_dir / f"worker-{i}.log"
+        path.write_text("")
+        procs.append(start_worker(env, path, queue_name))
     try:
-        deadline = time.monotonic() + 60
-        while Worker.count(queue=queue) < world.workers:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"workers did not start; see {log_dir}")
-            time.sleep(0.1)
+        wait_for_workers(django_rq.get_queue(queue_name), world.workers, log_dir)
         yield procs
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_workers(procs)
 
 
 def job_profile(queue, job_ids: list[str]) -> dict:

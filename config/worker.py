@@ -34,8 +34,14 @@ def preload_job_modules() -> None:
 class DjangoWorker(Worker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("job_monitoring_interval", settings.RQ_JOB_MONITORING_INTERVAL)
+        kwargs.setdefault("maintenance_interval", settings.RQ_MAINTENANCE_INTERVAL)
         super().__init__(*args, **kwargs)
         preload_job_modules()
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """Idle, RQ blocks ~405 s per dequeue and so skips its maintenance: wake for it instead."""
+        return max(1, min(super().dequeue_timeout, self.maintenance_interval))
 
     def execute_job(self, *args, **kwargs):
         # In the parent, just before fork(): no database socket crosses into the horse.

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from bench import cost, gap_detection, gap_world, leaderboard, rate_limit, throughput
+from bench import cost, faults, gap_detection, gap_world, kickoff_slot, leaderboard, rate_limit, scale_out, throughput
 from bench.world import World, max_in_window
 
 
@@ -120,3 +120,54 @@ def test_model_grid_covers_every_top_league_season_with_a_warm_up_and_judges_the
         {"slug": "elo", "quota_points_per_match": 1.64, "kicktipp_points_per_match": 1.3},
     ]}
     assert model_grid.verdict(fake) == {"dixon-coles": True, "elo": False}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_kickoff_slot_stores_every_prediction_once_before_kickoff(redis_conn):
+    slot = kickoff_slot.Slot(matches=3, models=3, workers=2, scale=0.01)
+    lines: list[str] = []
+    figures = kickoff_slot.run(slot, out=lines.append)["figures"]
+    assert figures["predictions"] == figures["expected"] == 9
+    assert figures["before_kickoff"] == 9 and figures["retroactive"] == 0 and figures["duplicates"] == 0
+    assert figures["bound_s"] > 0 and figures["lead_min_s"] > 0
+    assert any("lead time" in line for line in lines) and any(line.startswith("slot wall") for line in lines)
+
+
+def test_kickoff_slot_bound_is_the_worst_models_share_of_its_draws():
+    slot = kickoff_slot.Slot(matches=4, models=2, scale=1.0)
+    from tests.fakes.fake_llm import Profile
+
+    profile = Profile(median=slot.median, sigma=slot.sigma, low=slot.low, high=slot.high, seed=slot.seed)
+    per_model = [max(sum(d) / 2, max(d)) for d in
+                 ([profile.draw(f"bench-llm-{i}", k)[0] for k in range(4)] for i in range(2))]
+    assert kickoff_slot.bound(slot)["bound_s"] == pytest.approx(max(per_model))
+    assert all(slot.low <= profile.draw("m", k)[0] <= slot.high for k in range(200))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_faults_run_completes_every_item_once_through_errors_an_outage_and_a_killed_worker(redis_conn):
+    world = World(matches=4, llm_models=3, llm_latency=0.5, llm_cap=2, api_limit=30, api_window=60, workers=2,
+                  predict_max_workers=3)
+    fault_plan = faults.Faults(world=world, error_rate=0.2, outage_s=3.0, outage_at_s=0.0, kill_after_s=0.0)
+    lines: list[str] = []
+    result = faults.run(fault_plan, out=lines.append)
+    figures, raw = result["figures"], result["result"]
+    assert raw["killed_job"] and raw["killed_job"].startswith("predict-retro-")
+    assert figures["items_done"] == figures["items"] == 4 and figures["duplicates"] == 0
+    assert raw["check"]["complete"] and raw["check"]["settled"] == 4
+    assert any("SIGKILL" in line for line in lines) and any("fault-free bound" in line for line in lines)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_scale_out_runs_each_worker_count_to_completion_and_plots(redis_conn, tmp_path):
+    world = World(matches=3, llm_models=2, llm_latency=0.05, llm_cap=2, api_limit=30, api_window=60,
+                  predict_max_workers=2)
+    lines: list[str] = []
+    result = scale_out.run(world, (1, 2), plot_to=tmp_path / "plot.png", out=lines.append)
+    assert [r["workers"] for r in result["rows"]] == [1, 2]
+    assert all(r["complete"] and r["settled"] == 3 and r["api_rejected"] == 0 for r in result["rows"])
+    assert all(r["db_connections_peak"] > 0 for r in result["rows"])
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -369,6 +369,7 @@ class FakeApiFootball(BackgroundServer):
         self._log: list[LoggedRequest] = []
         self._minute: deque[float] = deque()
         self._stopping = threading.Event()
+        self._down_until = 0.0
         self.set_fixtures(fixtures)
 
     # --- lifecycle --------------------------------------------------------------
@@ -389,6 +390,10 @@ class FakeApiFootball(BackgroundServer):
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def go_down(self, seconds: float) -> None:
+        """An outage: for ``seconds`` from now every request gets a bare HTTP 503, as from a load balancer."""
+        self._down_until = time.time() + seconds
 
     # --- dataset ------------------------------------------------------------------
 
@@ -463,6 +468,11 @@ class FakeApiFootball(BackgroundServer):
         key = handler.headers.get("x-apisports-key") or handler.headers.get("x-rapidapi-key")
         key_ok = key == self.api_key
         counting = path != "status"
+        if now < self._down_until:
+            with self._lock:
+                self._log.append(LoggedRequest(path, params, now, 503, "down", key_ok))
+            self._write(handler, 503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", {}, False)
+            return
         with self._lock:
             queue = self._faults.get(path) or self._faults.get("*")
             fault = queue.popleft() if queue else None

@@ -21,6 +21,8 @@ Standalone: ``python -m tests.fakes.fake_llm --port 8089 --latency 0.2 --max-con
 import argparse
 import hashlib
 import json
+import math
+import random
 import threading
 import time
 import uuid
@@ -278,6 +280,30 @@ class LoggedRequest:
     status: int = 0
 
 
+@dataclass(frozen=True)
+class Profile:
+    """Per-request latency (lognormal, clipped) and 5xx answers, drawn from a seeded generator.
+
+    The k-th request to a model always gets the same draw, so a benchmark can compute
+    the bound this server imposes without asking it.
+    """
+
+    median: float = 0.0  # 0: no latency profile (the fixed latency applies)
+    sigma: float = 0.0
+    low: float = 0.0
+    high: float = math.inf
+    error_rate: float = 0.0
+    seed: int = 0
+
+    def draw(self, model: str, k: int) -> tuple[float | None, bool]:
+        """(latency or None, whether this request fails with a 500)."""
+        rng = random.Random(f"{self.seed}:{model}:{k}")
+        latency = None
+        if self.median > 0:
+            latency = min(self.high, max(self.low, rng.lognormvariate(math.log(self.median), self.sigma)))
+        return latency, rng.random() < self.error_rate
+
+
 @dataclass
 class _ModelState:
     replies: deque = field(default_factory=deque)
@@ -287,6 +313,7 @@ class _ModelState:
     over_capacity: OverCapacity | None = None
     active: int = 0
     peak: int = 0
+    served: int = 0  # requests drawn from the profile so far
 
 
 class FakeLLMServer(BackgroundServer):
@@ -302,8 +329,10 @@ class FakeLLMServer(BackgroundServer):
         max_concurrency: int | None = None,
         over_capacity: OverCapacity = "reject",
         default: Reply | None = None,
+        profile: Profile | None = None,
     ) -> None:
         self.host, self.port = host, port
+        self.profile = profile or Profile()
         self.api_key = api_key
         self.latency = latency
         self.max_concurrency = max_concurrency
@@ -401,6 +430,12 @@ class FakeLLMServer(BackgroundServer):
             cap = state.max_concurrency if state.max_concurrency is not None else self.max_concurrency
             mode = state.over_capacity or self.over_capacity
             latency = state.latency if state.latency is not None else self.latency
+            drawn, fails = self.profile.draw(model, state.served)
+            state.served += 1
+            latency = drawn if drawn is not None else latency
+            if fails:  # a gateway 5xx answers at once and holds no slot
+                entry.status = 500
+                return 500, _error_body("The server had an error while processing your request", "internal_error"), {}
             if cap is not None and state.active >= cap:
                 if mode == "reject":
                     entry.status = 429
@@ -524,10 +559,19 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--over-capacity", choices=["reject", "wait"], default="reject",
                         help="beyond the cap: answer 429 (reject) or queue (wait)")
     parser.add_argument("--api-key", default=None, help="require this Bearer key (default: none)")
+    parser.add_argument("--latency-median", type=float, default=0.0,
+                        help="lognormal latency per request with this median (replaces --latency)")
+    parser.add_argument("--latency-sigma", type=float, default=0.7, help="the lognormal's sigma")
+    parser.add_argument("--latency-min", type=float, default=0.0)
+    parser.add_argument("--latency-max", type=float, default=math.inf, help="clip the tail here")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with a 500")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the per-request draws")
     args = parser.parse_args(list(argv) if argv is not None else None)
+    profile = Profile(median=args.latency_median, sigma=args.latency_sigma, low=args.latency_min,
+                      high=args.latency_max, error_rate=args.error_rate, seed=args.seed)
     server = FakeLLMServer(
         host=args.host, port=args.port, api_key=args.api_key, latency=args.latency,
-        max_concurrency=args.max_concurrency, over_capacity=args.over_capacity,
+        max_concurrency=args.max_concurrency, over_capacity=args.over_capacity, profile=profile,
     )
     server.serve_until_interrupted("fake LLM serving {base_url}/chat/completions (Ctrl-C stops)")
     print(f"stopped after {server.count()} request(s)")
