@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 # /fixtures?ids= takes at most 20 fixture ids per call.
 IDS_PER_CALL = 20
-FINAL = (Match.Status.FINISHED, Match.Status.CANCELLED, Match.Status.POSTPONED)
+FINAL = (Match.Status.FINISHED, *Match.CALLED_OFF)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from predictions.models import Prediction
 from predictions.selectors import active_models
 
 OPEN = (Match.Status.SCHEDULED, Match.Status.LIVE)
-CALLED_OFF = (Match.Status.CANCELLED, Match.Status.POSTPONED)
 
 
 def _matches() -> QuerySet[Match]:
@@ -80,6 +79,6 @@ def due_for_settlement() -> list[Match]:
     return list(
         _matches().filter(
             Q(unscored, status=Match.Status.FINISHED, home_score__isnull=False, away_score__isnull=False)
-            | Q(unvoided, status__in=CALLED_OFF)
+            | Q(unvoided, status__in=Match.CALLED_OFF)
         )
     )

@@ -72,7 +72,7 @@ class NextStep:
 def next_step(*, match: Match, now: datetime) -> NextStep | None:
     """From an annotated match: analysis at kickoff - ANALYSIS_LEAD, predictions at kickoff - PREDICTION_LEAD,
     settlement once finished; None when nothing is owed (done, or called off)."""
-    if match.status in (Match.Status.CANCELLED, Match.Status.POSTPONED):
+    if match.is_called_off:
         return None
     missing = match.active_count > match.pre_kickoff_count + match.retro_count
     if match.status == Match.Status.FINISHED:
