@@ -261,7 +261,9 @@ BACKFILL_RETRY_BASE_SECONDS = env.int("BACKFILL_RETRY_BASE_SECONDS", default=10)
 # How long a started job may go without a worker heartbeat before it counts as abandoned.
 RQ_HEARTBEAT_GRACE_SECONDS = env.int("RQ_HEARTBEAT_GRACE_SECONDS", default=60)
 RQ_JOB_MONITORING_INTERVAL = env.int("RQ_JOB_MONITORING_INTERVAL", default=30)
-# How often each worker cleans the registries (abandoned jobs) and, if its scheduler is not running,
+# How often each worker reclaims what dead workers of its host hold (config.rq_recovery: their
+# scheduler lock, their started jobs), cleans the registries and, if its scheduler is not running,
 # tries to take over the scheduler lock; an idle worker wakes for it. RQ's default is 600 s: a worker
 # killed while holding the lock left scheduled retries unrun for up to ~11 minutes (bench/faults.py).
-RQ_MAINTENANCE_INTERVAL = env.int("RQ_MAINTENANCE_INTERVAL", default=30)
+# A few Redis round trips per worker each time.
+RQ_MAINTENANCE_INTERVAL = env.int("RQ_MAINTENANCE_INTERVAL", default=5)
