@@ -205,6 +205,11 @@ API_FOOTBALL_BACKOFF_CAP = env.float("API_FOOTBALL_BACKOFF_CAP", default=60.0)
 API_FOOTBALL_RATE_LIMIT_PAUSE = env.float(
     "API_FOOTBALL_RATE_LIMIT_PAUSE", default=float(API_FOOTBALL_RATE_WINDOW_SECONDS)
 )
+# After this many consecutive 5xx/timeouts (across processes), API-Football counts as down for
+# API_FOOTBALL_DOWN_SECONDS (0: never): a backfill analysis then gives its worker back and is
+# rescheduled for when the mark clears, instead of holding the worker through the client's retries.
+API_FOOTBALL_DOWN_AFTER_FAILURES = env.int("API_FOOTBALL_DOWN_AFTER_FAILURES", default=3)
+API_FOOTBALL_DOWN_SECONDS = env.float("API_FOOTBALL_DOWN_SECONDS", default=10.0)
 
 # --- Prediction providers -----------------------------------------------------
 # Base URLs of OpenAI-compatible providers; lineup entries name one of these
