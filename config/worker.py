@@ -49,19 +49,23 @@ class DjangoWorker(Worker):
     def register_birth(self) -> None:
         """Also record what proves this worker's death later: its pid namespace (rq_recovery)."""
         super().register_birth()
-        self.connection.hset(self.key, mapping={rq_recovery.PID_NAMESPACE_FIELD: rq_recovery.pid_namespace(),
-                                                rq_recovery.HORSE_PID_FIELD: ""})
+        self._record({rq_recovery.PID_NAMESPACE_FIELD: rq_recovery.pid_namespace(), rq_recovery.HORSE_PID_FIELD: ""})
+
+    def _record(self, fields: dict[str, str]) -> None:
+        """Fields in this worker's hash; a hash that had expired is not brought back for good."""
+        with self.connection.pipeline() as pipe:
+            pipe.hset(self.key, mapping=fields).expire(self.key, self.worker_ttl + 60, nx=True).execute()
 
     def execute_job(self, *args, **kwargs):
         # In the parent, just before fork(): no database socket crosses into the horse.
         connections.close_all()
         # Before the job is registered as started: until the fork names the new horse, none is known.
-        self.connection.hset(self.key, rq_recovery.HORSE_PID_FIELD, "")
+        self._record({rq_recovery.HORSE_PID_FIELD: ""})
         return super().execute_job(*args, **kwargs)
 
     def fork_work_horse(self, *args, **kwargs):
         super().fork_work_horse(*args, **kwargs)  # only the parent returns (the horse exits)
-        self.connection.hset(self.key, rq_recovery.HORSE_PID_FIELD, str(self.horse_pid))
+        self._record({rq_recovery.HORSE_PID_FIELD: str(self.horse_pid)})
 
     def _start_scheduler(self, *args, **kwargs):
         """A restarted worker takes the lock of the scheduler that died with its predecessor at once."""
