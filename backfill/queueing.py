@@ -128,6 +128,10 @@ def _orphaned(job: Job, chain: dict[str, Job | None], orphans: set[str], conn) -
 
 def stage_kwargs(stage: str, clock: datetime | None = None) -> dict:
     """A stage job's keyword arguments; ``clock`` is a replayed writer's clock (the chaos demo)."""
+    if stage == Stage.ANALYZE:
+        # Under a worker: while API-Football is down, the analysis gives its worker back to the
+        # predictions and comes back later (matches.jobs.analyze_match).
+        return {"wait_if_source_down": True}
     if stage != Stage.PREDICT:
         return {}
     return {"allow_retroactive": True, **({"now": clock.isoformat()} if clock is not None else {})}

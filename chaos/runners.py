@@ -6,7 +6,8 @@
   that a supervisor restarts late.
 - With Redis: real RQ workers (``rqworker default backfill``) started here run the jobs; the one
   running the victim's job is killed with its work horse, and a new worker takes over. The killed
-  job stays 'started' until RQ gives it up once its heartbeat lapses (about 90 s).
+  job stays 'started' until the new worker proves its worker dead (config.rq_recovery, within its
+  5 s maintenance) and RQ's cleanup gives it up.
 """
 
 import contextlib
@@ -133,7 +134,7 @@ class WorkerRunner:
                 "exit_code": victim.returncode}
 
     def release(self, job_id: str) -> None:
-        """Wait for RQ to give up the killed worker's job (its heartbeat lapses), as any restart would."""
+        """Wait for RQ to give up the killed worker's job (its worker proven dead), as any restart would."""
         queue = live_queueing.get_queue()
         registry = StartedJobRegistry(queue=queue)
 

@@ -205,6 +205,11 @@ API_FOOTBALL_BACKOFF_CAP = env.float("API_FOOTBALL_BACKOFF_CAP", default=60.0)
 API_FOOTBALL_RATE_LIMIT_PAUSE = env.float(
     "API_FOOTBALL_RATE_LIMIT_PAUSE", default=float(API_FOOTBALL_RATE_WINDOW_SECONDS)
 )
+# After this many consecutive 5xx/timeouts (across processes), API-Football counts as down for
+# API_FOOTBALL_DOWN_SECONDS (0: never): a backfill analysis then gives its worker back and is
+# rescheduled for when the mark clears, instead of holding the worker through the client's retries.
+API_FOOTBALL_DOWN_AFTER_FAILURES = env.int("API_FOOTBALL_DOWN_AFTER_FAILURES", default=3)
+API_FOOTBALL_DOWN_SECONDS = env.float("API_FOOTBALL_DOWN_SECONDS", default=10.0)
 
 # --- Prediction providers -----------------------------------------------------
 # Base URLs of OpenAI-compatible providers; lineup entries name one of these
@@ -261,7 +266,9 @@ BACKFILL_RETRY_BASE_SECONDS = env.int("BACKFILL_RETRY_BASE_SECONDS", default=10)
 # How long a started job may go without a worker heartbeat before it counts as abandoned.
 RQ_HEARTBEAT_GRACE_SECONDS = env.int("RQ_HEARTBEAT_GRACE_SECONDS", default=60)
 RQ_JOB_MONITORING_INTERVAL = env.int("RQ_JOB_MONITORING_INTERVAL", default=30)
-# How often each worker cleans the registries (abandoned jobs) and, if its scheduler is not running,
+# How often each worker reclaims what dead workers of its host hold (config.rq_recovery: their
+# scheduler lock, their started jobs), cleans the registries and, if its scheduler is not running,
 # tries to take over the scheduler lock; an idle worker wakes for it. RQ's default is 600 s: a worker
 # killed while holding the lock left scheduled retries unrun for up to ~11 minutes (bench/faults.py).
-RQ_MAINTENANCE_INTERVAL = env.int("RQ_MAINTENANCE_INTERVAL", default=30)
+# A few Redis round trips per worker each time.
+RQ_MAINTENANCE_INTERVAL = env.int("RQ_MAINTENANCE_INTERVAL", default=5)

@@ -1,4 +1,4 @@
-"""The RQ worker class: clean Django DB connections around fork, tunable dead-worker detection.
+"""The RQ worker class: clean Django DB connections around fork, quick dead-worker recovery.
 
 Run it as ``python manage.py rqworker default backfill --with-scheduler
 --worker-class config.worker.DjangoWorker`` (queue order is priority order).
@@ -9,7 +9,10 @@ import importlib
 from django.conf import settings
 from django.db import close_old_connections, connections
 from rq.job import Job
+from rq.utils import now
 from rq.worker import Worker
+
+from config import rq_recovery
 
 # Imported once in the worker, before it forks a work horse per job. Left to the horse, every job
 # would import them again (the statistical models pull in scipy: 0.75 CPU-seconds per predict job),
@@ -43,10 +46,50 @@ class DjangoWorker(Worker):
         """Idle, RQ blocks ~405 s per dequeue and so skips its maintenance: wake for it instead."""
         return max(1, min(super().dequeue_timeout, self.maintenance_interval))
 
+    def register_birth(self) -> None:
+        """Also record what proves this worker's death later: its pid namespace (rq_recovery)."""
+        super().register_birth()
+        self._record({rq_recovery.PID_NAMESPACE_FIELD: rq_recovery.pid_namespace(), rq_recovery.HORSE_PID_FIELD: ""})
+
+    def _record(self, fields: dict[str, str]) -> None:
+        """Fields in this worker's hash; a hash that had expired is not brought back for good."""
+        with self.connection.pipeline() as pipe:
+            pipe.hset(self.key, mapping=fields).expire(self.key, self.worker_ttl + 60, nx=True).execute()
+
     def execute_job(self, *args, **kwargs):
         # In the parent, just before fork(): no database socket crosses into the horse.
         connections.close_all()
+        # Before the job is registered as started: until the fork names the new horse, none is known.
+        self._record({rq_recovery.HORSE_PID_FIELD: ""})
         return super().execute_job(*args, **kwargs)
+
+    def fork_work_horse(self, *args, **kwargs):
+        super().fork_work_horse(*args, **kwargs)  # only the parent returns (the horse exits)
+        self._record({rq_recovery.HORSE_PID_FIELD: str(self.horse_pid)})
+
+    def _start_scheduler(self, *args, **kwargs):
+        """A restarted worker takes the lock of the scheduler that died with its predecessor at once."""
+        self.reclaim_from_dead_workers()
+        return super()._start_scheduler(*args, **kwargs)
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance, after reclaiming what proven-dead workers of this host hold."""
+        self.reclaim_from_dead_workers()
+        super().run_maintenance_tasks()
+
+    def reclaim_from_dead_workers(self) -> None:
+        """Free the scheduler locks of dead schedulers and expire the started jobs of dead workers.
+
+        RQ's own maintenance (which runs next) then acquires the freed locks if this worker runs a
+        scheduler, and its registry cleanup retries or fails the expired jobs, as it would have done
+        after their heartbeats lapsed. Any failure here only leaves things to RQ's TTLs.
+        """
+        try:
+            rq_recovery.release_dead_scheduler_locks(self.connection, self.queue_names(), now=now())
+            for queue in self.queues:
+                rq_recovery.expire_jobs_of_dead_workers(queue.started_job_registry)
+        except Exception:
+            self.log.exception("could not check for dead workers; RQ's timeouts will recover them")
 
     def perform_job(self, *args, **kwargs):
         close_old_connections()

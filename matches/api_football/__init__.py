@@ -16,6 +16,7 @@ from matches.api_football.errors import (
     RateLimited,
     ResponseTooLarge,
     ServerError,
+    SourceDown,
 )
 from matches.api_football.parsing import STATUS_MAP, ParsedFixture, ParsedLeague, ParsedTeam, map_status, parse_fixture
 
@@ -40,6 +41,7 @@ __all__ = [
     "RateLimited",
     "ResponseTooLarge",
     "ServerError",
+    "SourceDown",
     "map_status",
     "parse_fixture",
 ]

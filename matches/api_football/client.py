@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from matches.api_football import outage
 from matches.api_football.budget import ExhaustedDay, RequestBudget
 from matches.api_football.errors import (
     ApiConnectionError,
@@ -38,6 +39,7 @@ from matches.api_football.errors import (
     RateLimited,
     ResponseTooLarge,
     ServerError,
+    SourceDown,
 )
 from matches.bounded_http import (
     BodyTooLarge,
@@ -158,6 +160,11 @@ def classify_errors(errors: Any) -> tuple[type[ApiFootballError], str]:
     return BadRequest, "; ".join(f"{key}: {message}" if key else message for key, message in items)
 
 
+def _source_failure(exc: ApiFootballError) -> bool:
+    """5xx, timeouts and broken connections say the source is down; 429 and 4xx do not."""
+    return isinstance(exc, ServerError | ApiTimeout | ApiConnectionError) and not isinstance(exc, SourceDown)
+
+
 class ApiFootballClient:
     """API-Football over one ``requests.Session``; the key travels only in the ``x-apisports-key`` header."""
 
@@ -174,6 +181,8 @@ class ApiFootballClient:
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
         rate_limit_pause: float = 60.0,
+        down_after_failures: int = 3,
+        down_seconds: float = 0.0,
         redis_url: str | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -206,6 +215,9 @@ class ApiFootballClient:
         self.quota = QuotaState()
         # No request is sent once the day's quota is gone, until 00:00 UTC.
         self.exhausted_day = ExhaustedDay(f"api-football:{self._account}", redis_url=redis_url or None)
+        # Consecutive 5xx/timeouts mark the source down for a while (0 s: never), see ``outage``.
+        self.health = outage.SourceHealth(f"api-football:{self._account}", threshold=down_after_failures,
+                                          down_seconds=down_seconds, redis_url=redis_url or None)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ApiFootballClient:
@@ -221,6 +233,8 @@ class ApiFootballClient:
             "backoff_base": getattr(settings, "API_FOOTBALL_BACKOFF_BASE", 1.0),
             "backoff_cap": getattr(settings, "API_FOOTBALL_BACKOFF_CAP", 60.0),
             "rate_limit_pause": getattr(settings, "API_FOOTBALL_RATE_LIMIT_PAUSE", 60.0),
+            "down_after_failures": getattr(settings, "API_FOOTBALL_DOWN_AFTER_FAILURES", 3),
+            "down_seconds": getattr(settings, "API_FOOTBALL_DOWN_SECONDS", 0.0),
             "redis_url": settings.REDIS_URL or None,
         }
         kwargs.update(overrides)
@@ -279,8 +293,11 @@ class ApiFootballClient:
         rate_limit_paused = False
         while True:
             try:
-                return self._send_once(path, query)
+                envelope = self._send_once(path, query)
             except ApiFootballError as exc:
+                down = self.health.failed() if _source_failure(exc) else 0.0
+                if down and outage.failing_fast():
+                    raise self._down(path, down, "not retried") from exc
                 if not exc.retryable or attempt >= self.max_retries:
                     raise
                 if isinstance(exc, RateLimited):
@@ -299,6 +316,14 @@ class ApiFootballClient:
                 )
                 self._sleep(delay)
                 attempt += 1
+            else:
+                self.health.succeeded()
+                return envelope
+
+    def _down(self, path: str, seconds: float, what: str) -> SourceDown:
+        return SourceDown(f"API-Football is marked down after consecutive 5xx or timeouts; GET /{path} {what}; "
+                          f"the mark clears in {seconds:.1f}s or at the next answer", endpoint=path,
+                          retry_after=seconds)
 
     def _backoff(self, attempt: int, exc: ApiFootballError) -> float:
         """Capped exponential backoff with equal jitter; per-minute limits wait at least ``rate_limit_pause``."""
@@ -312,6 +337,8 @@ class ApiFootballClient:
         )
 
     def _send_once(self, path: str, query: dict[str, str]) -> dict:
+        if outage.failing_fast() and (down := self.health.down_for()):
+            raise self._down(path, down, "not sent")
         counts = path not in FREE_ENDPOINTS
         if counts:
             self._refuse_if_day_exhausted(path)

@@ -72,6 +72,16 @@ class ServerError(ApiFootballError):
     retryable = True
 
 
+class SourceDown(ServerError):
+    """API-Football is marked down after consecutive 5xx or timeouts (``outage``): not sent, or not retried.
+
+    A ``ServerError``, so whoever treats those as "unavailable" treats this the same; not retryable by
+    the client: the caller (a job) comes back after ``retry_after`` seconds instead of holding on.
+    """
+
+    retryable = False
+
+
 class ApiTimeout(ApiFootballError):
     """No answer within the timeout."""
 
@@ -111,4 +121,5 @@ __all__ = [
     "RateLimited",
     "ResponseTooLarge",
     "ServerError",
+    "SourceDown",
 ]
