@@ -192,6 +192,7 @@ def gap_rows(days: int, now: datetime | None = None, match_ids: Iterable[int] | 
     if connection.vendor != "postgresql":
         return portable_gap_rows(days, now, match_ids)
     with connection.cursor() as cursor:
+        _fast_timestamps(cursor)
         cursor.execute(GAP_SQL, gap_sql_params(days, now, match_ids))
         rows = cursor.fetchall()
     lineups: dict[str, tuple[frozenset[str], dict[str, int]]] = {}
@@ -210,6 +211,20 @@ def gap_rows(days: int, now: datetime | None = None, match_ids: Iterable[int] | 
         (pk, status, kickoff, external_id, home, away, analysis, count, missing(present, lineup), unsettled)
         for pk, status, kickoff, external_id, home, away, analysis, count, present, unsettled, lineup in rows
     ]
+
+
+def _fast_timestamps(cursor) -> None:
+    """Read this cursor's kickoffs with psycopg's own (C) timestamptz loader instead of Django's.
+
+    Django registers a Python subclass that re-applies the connection's time zone: 6.8 µs a value against
+    0.4 µs (measured on 2,000 values), the biggest client-side cost of the gap rows. On a session whose
+    TimeZone is UTC, which is how Django opens it with USE_TZ, both give the same aware UTC datetime.
+    """
+    if connection.timezone_name != "UTC" or not hasattr(cursor.cursor, "adapters"):
+        return
+    from psycopg.types.datetime import TimestamptzLoader
+
+    cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
 
 
 def portable_gap_rows(days: int, now: datetime | None = None, match_ids: Iterable[int] | None = None) -> list[GapRow]:
