@@ -1,13 +1,13 @@
 """find_gaps: the window, the threshold from the lineup, the stages, one query."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from backfill.selectors import _parse_ids, find_gaps, find_skipped, gap_queryset, gap_rows
+from backfill.selectors import find_gaps, find_skipped, gap_rows, portable_gap_rows
 from matches.models import Match
 from predictions.models import Prediction
 from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory, PredictionModelFactory
@@ -142,17 +142,44 @@ def test_postgresql_gap_sql_finds_what_the_portable_query_finds(lineup):
     late = MatchFactory(status=Match.Status.LIVE, kickoff_time=now - timedelta(hours=1))
     MatchAnalysisFactory(match=late, as_of=late.kickoff_time + timedelta(minutes=5))
     MatchFactory(status=Match.Status.POSTPONED, kickoff_time=now - timedelta(days=1))
-    fields = ("pk", "status", "kickoff_time", "external_id", "home_score", "away_score", "has_analysis",
-              "prediction_count", "missing_ids", "has_unsettled")
     for ids in (None, [partial.pk, unsettled.pk]):
         tuned = gap_rows(7, now=now, match_ids=ids)
-        portable = list(gap_queryset(7, now=now, match_ids=ids).values_list(*fields))
-        assert [(*r[:8], _parse_ids(r[8]), bool(r[9])) for r in tuned] == [
-            (*r[:8], _parse_ids(r[8]), bool(r[9])) for r in portable
-        ]
+        portable = portable_gap_rows(7, now=now, match_ids=ids)
+        assert tuned == portable and tuned
+        # The kickoffs come through psycopg's own loader there: the same aware UTC datetimes as the ORM's.
+        assert [r[2].tzinfo for r in tuned] == [r[2].tzinfo for r in portable] == [UTC] * len(tuned)
     gaps = {g.match_id: g for g in find_gaps(7, now=now)}
     assert set(gaps) == {partial.pk, unsettled.pk, late.pk}
     assert gaps[partial.pk].prediction_count == 1
     assert gaps[partial.pk].missing_model_ids == (lineup[0].pk, lineup[2].pk)
     assert gaps[unsettled.pk].stages == ("settle",) and gaps[unsettled.pk].has_analysis
     assert gaps[late.pk].has_analysis is False
+
+
+def test_gap_sql_counts_an_active_model_whose_id_lies_between_retired_ones(lineup):
+    """The retired test is a range check first: an active id inside the retired ids' range still counts."""
+    first = PredictionModelFactory(is_active=False)
+    middle = PredictionModelFactory()
+    last = PredictionModelFactory(is_active=False)
+    assert first.pk < middle.pk < last.pk
+    now = timezone.now()
+    complete = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
+    for model in [*lineup, first, middle, last]:
+        PredictionFactory(match=complete, model=model, status=Prediction.Status.SCORED)
+    short = MatchFactory(finished=True, kickoff_time=now - timedelta(days=2))
+    for model in [*lineup, first, last]:  # five rows, four active models: still a gap
+        PredictionFactory(match=short, model=model, status=Prediction.Status.SCORED)
+    assert gap_rows(7, now=now) == portable_gap_rows(7, now=now)
+    (gap,) = find_gaps(7, now=now)
+    assert gap.match_id == short.pk and gap.prediction_count == len(lineup)
+    assert gap.missing_model_ids == (middle.pk,) and gap.stages == ("analyze", "predict", "settle")
+
+
+def test_gap_sql_without_retired_models_counts_every_row(lineup):
+    now = timezone.now()
+    match = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
+    for model in lineup[:2]:
+        PredictionFactory(match=match, model=model, status=Prediction.Status.SCORED)
+    assert gap_rows(7, now=now) == portable_gap_rows(7, now=now)
+    (gap,) = find_gaps(7, now=now)
+    assert gap.prediction_count == 2 and gap.missing_model_ids == (lineup[2].pk,) and not gap.has_unsettled
