@@ -183,7 +183,8 @@ def cancel_run(run: BackfillRun) -> int:
         # The admin's enqueue job too, if it has not started: then none of its chains is enqueued.
         canceled = queueing.cancel_pending(queueing.get_queue(), [queueing.enqueue_run_job_id(run.pk), *ids])
     with transaction.atomic():
-        items = list(run.items.select_for_update().filter(status__in=UNFINISHED))
+        # In pk order, as the stage callbacks lock them (progress._open_items): no lock-order deadlock.
+        items = list(run.items.select_for_update().filter(status__in=UNFINISHED).order_by("pk"))
         started = _started_items(run, [i for i in items if not i.reused])
         run.items.filter(pk__in=started).update(status=BackfillItem.Status.RUNNING)
         # Everything else stops here; a running stage's callback (or the loop) closes its item.
