@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize
 from scipy.stats import poisson
 
+from predictions.providers.statistical.dixon_coles import fit_draw_factor
 from predictions.providers.statistical.history import Result
 
 INITIAL_RATING = 1500.0
 _DEFAULT_GOAL_MODEL = ((np.log(1.5), 0.6), (np.log(1.2), -0.6))
-DRAW_FACTOR_BOUNDS = (0.5, 2.0)
 
 
 @dataclass(frozen=True)
@@ -119,17 +119,6 @@ def _draw_probabilities(lam: np.ndarray, mu: np.ndarray, max_goals: int) -> np.n
     return np.sum(poisson.pmf(goals, lam[:, None]) * poisson.pmf(goals, mu[:, None]), axis=1)
 
 
-def _fit_draw_factor(draw_p: np.ndarray, drawn: np.ndarray) -> float:
-    """θ maximising Σ [drawn·log θ - log(1 + (θ - 1)·p)], the likelihood of draw/no draw."""
-    if len(drawn) < 30:
-        return 1.0
-
-    def objective(theta: float) -> float:
-        return float(-(drawn.sum() * np.log(theta) - np.log1p((theta - 1) * draw_p).sum()))
-
-    return float(minimize_scalar(objective, bounds=DRAW_FACTOR_BOUNDS, method="bounded").x)
-
-
 def fit(results: Sequence[Result], params: EloParams | None = None) -> EloFit:
     """Rate every team through the history, oldest first; an empty history gives default ratings."""
     return _fit_cached(tuple(results), params or EloParams())
@@ -185,5 +174,5 @@ def _fit_cached(results: tuple[Result, ...], params: EloParams) -> EloFit:
         home_goals=home_line,
         away_goals=away_line,
         params=params,
-        draw_factor=_fit_draw_factor(_draw_probabilities(lam, mu, params.max_goals), (x == y).astype(float)),
+        draw_factor=fit_draw_factor(_draw_probabilities(lam, mu, params.max_goals), (x == y).astype(float)),
     )
