@@ -129,7 +129,10 @@ def _unit_tensors(size: int) -> tuple[np.ndarray, ...]:
                         table[th, ta, rh, ra] = score_prediction(th, ta, rh, ra, quotas).total
         tables.append(table)
     bonus = tables[0]
-    return (bonus, *(t - bonus for t in tables[1:]))
+    result = (bonus, *(t - bonus for t in tables[1:]))
+    for table in result:
+        table.setflags(write=False)  # shared through the cache
+    return result
 
 
 def expected_points(matrix: np.ndarray, quotas: Sequence[float]) -> np.ndarray:
