@@ -253,6 +253,7 @@ def evaluate(
             analysis={
                 "history": rows[start:end],
                 "_field_shares": list(field_totals[settled]),
+                "_field_size": len(field_slugs),
             },
         )
         tips: dict[str, Tip] = {}

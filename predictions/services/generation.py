@@ -15,7 +15,7 @@ from matches.models import Match, MatchAnalysis
 from matches.services.leak_guard import latest_result_kickoff
 from predictions.models import Prediction, PredictionModel
 from predictions.providers.base import MatchContext, PredictionFailed, Predictor, Tip, failure_reason, predict_versioned
-from predictions.selectors import field_tendency_counts
+from predictions.selectors import active_models, field_tendency_counts
 from predictions.services.health import breaker_trips, record_outcomes
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,11 @@ def build_context(match: Match, analysis: MatchAnalysis) -> MatchContext:
         away_team_id=match.away_team_id,
         away_team=match.away_team.name,
         analysis=analysis.data
-        | {"_field_shares": field_tendency_counts(match, settled_before=latest_result_kickoff(match.kickoff_time))},
+        | {
+            "_field_shares": field_tendency_counts(match, settled_before=latest_result_kickoff(match.kickoff_time)),
+            # the tips this match will get (the active lineup): in a small field a tip moves its own quota
+            "_field_size": active_models().count(),
+        },
         result_rule=match.competition.result_rule,
     )
 

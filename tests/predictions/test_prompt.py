@@ -111,8 +111,8 @@ def test_the_knockout_rule_reaches_the_llm_and_every_new_prediction_stores_its_v
     versions = dict(Prediction.objects.filter(match=match).values_list("model__slug", "prompt_version"))
     assert versions == {
         llm.slug: "v2",
-        local["dixon_coles"].slug: "dixon-coles-2",
-        local["elo"].slug: "elo-2",
+        local["dixon_coles"].slug: "dixon-coles-3",
+        local["elo"].slug: "elo-3",
         local["fixed_score"].slug: "fixed-score-1",
         local["most_frequent"].slug: "most-frequent-1",
     }

@@ -78,6 +78,14 @@ def _field_shares(context: MatchContext) -> list[float] | None:
     return None
 
 
+def _field_size(context: MatchContext) -> int | None:
+    """How many tips the match will get, this one included (``_field_size``), if the context says."""
+    size = (context.analysis or {}).get("_field_size")
+    if isinstance(size, int) and not isinstance(size, bool) and size > 1:
+        return size
+    return None
+
+
 class _DistributionPredictor:
     """Shared by the models with a score distribution: fit, then pick the tip."""
 
@@ -143,7 +151,7 @@ class _DistributionPredictor:
         if self.tip_strategy == "most_likely":
             home, away = most_likely_tip(matrix)
             return Tip(home, away, detail | {"tip": "most_likely"})
-        choice = best_tip(matrix, self.quota_estimate, _field_shares(context))
+        choice = best_tip(matrix, self.quota_estimate, _field_shares(context), _field_size(context))
         return Tip(
             choice.home,
             choice.away,
@@ -151,21 +159,22 @@ class _DistributionPredictor:
             | {
                 "tip": "expected_points",
                 "expected_points": round(choice.expected_points, 4),
-                "assumed_quotas": list(choice.quotas),
+                "assumed_quotas": [round(q, 3) for q in choice.quotas],
+                "field_size": _field_size(context),
             },
         )
 
 
 class DixonColesPredictor(_DistributionPredictor):
     provider = "dixon_coles"
-    version = "dixon-coles-2"  # stored as Prediction.prompt_version; bump when the model changes
+    version = "dixon-coles-3"  # stored as Prediction.prompt_version; bump when the model changes
     param_type = dixon_coles.DixonColesParams
     fit_function = staticmethod(dixon_coles.fit)
 
 
 class EloPredictor(_DistributionPredictor):
     provider = "elo"
-    version = "elo-2"
+    version = "elo-3"
     param_type = elo.EloParams
     fit_function = staticmethod(elo.fit)
 

@@ -18,6 +18,9 @@ penalty pulls every team towards a prior: average (0) for established sides,
 a weaker "newcomer" prior for sides with few recent matches (promoted clubs),
 which also keeps early-season fits of sparse teams stable. The likelihood and
 its gradient are vectorised, so a fit on two seasons takes milliseconds.
+After the goals, a draw factor θ scales the diagonal of the score matrix: rho
+only touches 0-0 and 1-1 within its bounds, so θ is fitted by maximum
+likelihood on the league's own draws in the (time-weighted) history.
 """
 
 from collections.abc import Hashable, Sequence
@@ -26,12 +29,14 @@ from datetime import timedelta
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 from scipy.stats import poisson
 
 from predictions.providers.statistical.history import Result
 
 RHO_BOUNDS = (-0.2, 0.2)
+DRAW_FACTOR_BOUNDS = (0.5, 2.0)
+MIN_DRAW_MATCHES = 30
 TIER_GAP_START = 0.3
 _TAU_FLOOR = 1e-10
 
@@ -64,6 +69,7 @@ class DixonColesFit:
     params: DixonColesParams
     n_matches: int
     tier_gap: tuple[float, float] = (0.0, 0.0)  # fitted (attack, defence) gap of lower-tier teams
+    draw_factor: float = 1.0  # θ: P(i, i) scaled by θ, then renormalised (fitted after the goals)
 
     def _rating(self, team: Hashable) -> tuple[float, float]:
         index = self.teams.get(team)
@@ -78,7 +84,9 @@ class DixonColesFit:
 
     def score_matrix(self, home_id: Hashable, away_id: Hashable) -> np.ndarray:
         lam, mu = self.expected_goals(home_id, away_id)
-        return score_matrix(lam, mu, self.rho, self.params.max_goals)
+        matrix = score_matrix(lam, mu, self.rho, self.params.max_goals)
+        matrix[np.diag_indices_from(matrix)] *= self.draw_factor
+        return matrix / matrix.sum()
 
 
 def score_matrix(lam: float, mu: float, rho: float, max_goals: int) -> np.ndarray:
@@ -214,6 +222,7 @@ def _fit_cached(results: tuple[Result, ...], params: DixonColesParams) -> DixonC
     bounds = [(None, None)] * (2 * n + 2 * nl) + [RHO_BOUNDS, gap_bounds, gap_bounds]
     solution = minimize(negative_log_posterior, theta0, args=(data,), jac=True, method="L-BFGS-B", bounds=bounds)
     theta = solution.x
+    draw_factor = _league_draw_factor(theta, data, w)
     return DixonColesFit(
         teams=teams,
         attack=theta[:n],
@@ -224,7 +233,41 @@ def _fit_cached(results: tuple[Result, ...], params: DixonColesParams) -> DixonC
         params=params,
         n_matches=len(results),
         tier_gap=(float(theta[-2]), float(theta[-1])),
+        draw_factor=draw_factor,
     )
+
+
+def _league_draw_factor(theta: np.ndarray, data: _FitData, w: np.ndarray) -> float:
+    """The draw factor of the league's own matches (level 0), time-weighted like the goals.
+
+    The goals model sets the draw rate only through the goal rates and rho (which touches 0-0
+    and 1-1 within its bounds), so the league's draws before kickoff calibrate the diagonal.
+    """
+    n, nl, top = data.n, data.levels, data.lv == 0
+    att, dfc = theta[:n], theta[n : 2 * n]
+    mu, home, rho = theta[2 * n : 2 * n + nl], theta[2 * n + nl : 2 * n + 2 * nl], theta[2 * n + 2 * nl]
+    lam = np.exp(mu[0] + home[0] + att[data.hi[top]] + dfc[data.ai[top]])
+    lmb = np.exp(mu[0] + att[data.ai[top]] + dfc[data.hi[top]])
+    goals = np.arange(data.x.max() + 11)
+    independent = np.sum(poisson.pmf(goals, lam[:, None]) * poisson.pmf(goals, lmb[:, None]), axis=1)
+    # rho scales 0-0 by (1 - λμ·rho) and 1-1 by (1 - rho); both lose rho·λμ·P(0,0), so draws lose 2·rho·λμ·e^-(λ+μ)
+    draw_p = np.clip(independent - 2 * rho * lam * lmb * np.exp(-lam - lmb), 1e-6, 1 - 1e-6)
+    return fit_draw_factor(draw_p, (data.x[top] == data.y[top]).astype(float), w[top])
+
+
+def fit_draw_factor(draw_p: np.ndarray, drawn: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """θ maximising the (weighted) likelihood of draw / no draw, P(draw) = θp / (1 + (θ - 1)p).
+
+    Shared with Elo. Too few matches (< MIN_DRAW_MATCHES) leave the draws alone (θ = 1).
+    """
+    if len(drawn) < MIN_DRAW_MATCHES:
+        return 1.0
+    w = np.ones_like(drawn) if weights is None else weights
+
+    def objective(theta: float) -> float:
+        return float(-(np.sum(w * drawn) * np.log(theta) - np.sum(w * np.log1p((theta - 1) * draw_p))))
+
+    return float(minimize_scalar(objective, bounds=DRAW_FACTOR_BOUNDS, method="bounded").x)
 
 
 def _lower_based(hi: np.ndarray, ai: np.ndarray, lv: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:

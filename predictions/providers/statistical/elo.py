@@ -14,7 +14,10 @@ way to the mean of their tier, as squads change.
 Ratings alone give no scoreline, so the rating difference is mapped to
 expected goals by a Poisson regression fitted on the same history
 (log λ = a + b·Δ/400 per side, Δ = pre-match difference incl. home bonus);
-independent Poisson goals then give P(i, j).
+independent Poisson goals then give P(i, j). Independent goals undercount
+draws (their draw rate is set by the goal rates alone), so the diagonal is
+scaled by a draw factor θ fitted by maximum likelihood on the same matches:
+the league's own draw rate, measured before kickoff.
 """
 
 from collections.abc import Hashable, Sequence
@@ -25,6 +28,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import poisson
 
+from predictions.providers.statistical.dixon_coles import fit_draw_factor
 from predictions.providers.statistical.history import Result
 
 INITIAL_RATING = 1500.0
@@ -54,6 +58,7 @@ class EloFit:
     home_goals: tuple[float, float]  # (a, b) of log λ_home = a + b·Δ/400
     away_goals: tuple[float, float]
     params: EloParams
+    draw_factor: float = 1.0  # θ: P(i, i) scaled by θ, then renormalised
 
     def rating(self, team: Hashable) -> float:
         return self.ratings.get(team, self.newcomer_rating)
@@ -70,6 +75,7 @@ class EloFit:
         lam, mu = self.expected_goals(home_id, away_id)
         goals = np.arange(self.params.max_goals + 1)
         matrix = np.outer(poisson.pmf(goals, lam), poisson.pmf(goals, mu))
+        matrix[np.diag_indices_from(matrix)] *= self.draw_factor
         return matrix / matrix.sum()
 
 
@@ -105,6 +111,12 @@ def _fit_poisson_line(d: np.ndarray, goals: np.ndarray, default: tuple[float, fl
 
     solution = minimize(objective, np.array(default), jac=True, method="L-BFGS-B")
     return float(solution.x[0]), float(solution.x[1])
+
+
+def _draw_probabilities(lam: np.ndarray, mu: np.ndarray, max_goals: int) -> np.ndarray:
+    """P(draw) of each match under independent Poisson goals (rows: matches)."""
+    goals = np.arange(max_goals + 1)
+    return np.sum(poisson.pmf(goals, lam[:, None]) * poisson.pmf(goals, mu[:, None]), axis=1)
 
 
 def fit(results: Sequence[Result], params: EloParams | None = None) -> EloFit:
@@ -152,11 +164,15 @@ def _fit_cached(results: tuple[Result, ...], params: EloParams) -> EloFit:
         change = params.k * margin_multiplier(r.home_goals - r.away_goals) * (actual - expected_score(diff))
         ratings[r.home_id] += change
         ratings[r.away_id] -= change
-    d = np.array(diffs)
+    d, x, y = np.array(diffs), np.array(home_goals, dtype=float), np.array(away_goals, dtype=float)
+    home_line = _fit_poisson_line(d, x, _DEFAULT_GOAL_MODEL[0])
+    away_line = _fit_poisson_line(d, y, _DEFAULT_GOAL_MODEL[1])
+    lam, mu = np.exp(home_line[0] + home_line[1] * d), np.exp(away_line[0] + away_line[1] * d)
     return EloFit(
         ratings=ratings,
         newcomer_rating=_newcomer_rating({t: v for t, v in ratings.items() if level_of[t] == 0}),
-        home_goals=_fit_poisson_line(d, np.array(home_goals, dtype=float), _DEFAULT_GOAL_MODEL[0]),
-        away_goals=_fit_poisson_line(d, np.array(away_goals, dtype=float), _DEFAULT_GOAL_MODEL[1]),
+        home_goals=home_line,
+        away_goals=away_line,
         params=params,
+        draw_factor=fit_draw_factor(_draw_probabilities(lam, mu, params.max_goals), (x == y).astype(float)),
     )
