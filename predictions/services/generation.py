@@ -76,7 +76,8 @@ def writer_clock(now: datetime | None) -> Clock:
     return lambda: now
 
 
-def build_context(match: Match, analysis: MatchAnalysis) -> MatchContext:
+def build_context(match: Match, analysis: MatchAnalysis, *, field_size: int | None = None) -> MatchContext:
+    """``field_size``: the active lineup's size when the caller has it already (no extra query)."""
     return MatchContext(
         match_id=match.pk,
         kickoff_time=match.kickoff_time,
@@ -89,7 +90,7 @@ def build_context(match: Match, analysis: MatchAnalysis) -> MatchContext:
         | {
             "_field_shares": field_tendency_counts(match, settled_before=latest_result_kickoff(match.kickoff_time)),
             # the tips this match will get (the active lineup): in a small field a tip moves its own quota
-            "_field_size": active_models().count(),
+            "_field_size": active_models().count() if field_size is None else field_size,
         },
         result_rule=match.competition.result_rule,
     )
@@ -258,7 +259,8 @@ def generate_predictions(
             result.outcomes[m.pk] = ModelOutcome(m.slug, "skipped", "already predicted")
     if not missing:
         return result
-    answers = _run_all(predictor_factory or _default_factory, missing, build_context(match, analysis))
+    context = build_context(match, analysis, field_size=len(models))
+    answers = _run_all(predictor_factory or _default_factory, missing, context)
     rows, failures = _rows_and_failures(match, analysis, missing, answers, result, clock)
     if result.is_retroactive and not allow_retroactive:
         # The models answered after kickoff: a live path must not write what it could not predict in time.
