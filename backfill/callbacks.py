@@ -31,7 +31,8 @@ def stage_succeeded(job: Job, connection, result, *args, **kwargs) -> None:
                 f"{len(failed)} model(s) failed, asked again on the next attempt: "
                 + "; ".join(f"{slug}: {reason}" for slug, reason in sorted(failed.items()))
             )
-    progress.record_stage_success(job.meta["match_id"], job.meta["stage"], result)
+    # enqueued_at (aware UTC): a cancel after it may have closed this job's items while RQ ran it anyway.
+    progress.record_stage_success(job.meta["match_id"], job.meta["stage"], result, enqueued_at=job.enqueued_at)
 
 
 def stage_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:

@@ -7,6 +7,7 @@ cancel leaves one consistent outcome.
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Case, F, TextField, Value, When
@@ -67,10 +68,35 @@ def _apply_result(item: BackfillItem, stage: str, result: dict) -> None:
         item.settled = result.get("outcome") in ("scored", "voided")
 
 
-def record_stage_success(match_id: int, stage: str, result: dict | None, *, run_id: int | None = None) -> None:
-    """Called when a stage's job finished (an RQ success callback, or in-process)."""
+def _canceled_before(match_id: int, stage: str, since: datetime) -> list[BackfillItem]:
+    """Items canceled before ``stage`` by a cancel that came after the stage's job was enqueued.
+
+    RQ pops a job before it marks it started: a cancel in between finds it neither queued nor
+    started, closes its item as canceled, and the job still runs. Its result is the database's truth.
+    """
+    return list(
+        BackfillItem.objects.select_for_update(of=("self",)).select_related("run")
+        .filter(match_id=match_id, status=BackfillItem.Status.CANCELED, stage=stage,
+                run__status=BackfillRun.Status.CANCELED, run__finished_at__gte=since)
+        .order_by("pk")
+    )
+
+
+def record_stage_success(
+    match_id: int, stage: str, result: dict | None, *, run_id: int | None = None, enqueued_at: datetime | None = None
+) -> None:
+    """Called when a stage's job finished (an RQ success callback, or in-process).
+
+    ``enqueued_at`` (RQ): when the job was enqueued; items that a cancel closed after it, before
+    this stage, record the stage's result too.
+    """
     with transaction.atomic():
         items = _open_items(match_id, run_id)
+        if enqueued_at is not None:
+            late = _canceled_before(match_id, stage, enqueued_at)
+            for item in late:
+                item.error = "" if item.error.startswith("canceled before") else item.error
+            items = sorted([*items, *late], key=lambda i: i.pk)
         for item in items:
             _apply_result(item, stage, result or {})
             item.stage = Stage.next_of(item.stages, stage) if stage in item.stages else item.stage
