@@ -5,7 +5,6 @@ import time
 from datetime import UTC, date, datetime
 
 import pytest
-from django.conf import settings
 
 from matches.api_football import (
     ApiConnectionError,
@@ -27,36 +26,10 @@ MAX_RETRIES = 3
 
 
 @pytest.fixture
-def fake():
-    with FakeApiFootball(fixtures=demo_dataset()) as server:
-        yield server
-
-
-@pytest.fixture
-def make_client(fake, redis_conn):
-    """Clients against ``fake`` with fast retries and the budget in the tests' Redis database."""
-    clients = []
-
-    def make(server: FakeApiFootball | None = None, **overrides) -> ApiFootballClient:
-        server = server or fake
-        kwargs = {
-            "base_url": server.base_url,
-            "api_key": server.api_key,
-            "timeout": 2.0,
-            "max_retries": MAX_RETRIES,
-            "backoff_base": 0.01,
-            "backoff_cap": 0.05,
-            "rate_limit_pause": 0.01,
-            "redis_url": settings.REDIS_URL,
-        }
-        kwargs.update(overrides)
-        client = ApiFootballClient(**kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+def make_client(api_client_factory):
+    """Clients against ``fake`` (or another server) with fast retries and the budget in the tests' Redis."""
+    return lambda server=None, **overrides: api_client_factory(
+        {"timeout": 2.0, "max_retries": MAX_RETRIES, "rate_limit_pause": 0.01}, server, **overrides)
 
 
 # --- success ------------------------------------------------------------------------

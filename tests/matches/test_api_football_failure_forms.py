@@ -8,34 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.conf import settings
 
-from matches.api_football import ApiFootballClient, ApiTimeout, MalformedResponse, ResponseTooLarge
-from tests.fakes.fake_api_football import FakeApiFootball, Fault, demo_dataset, make_fixture
+from matches.api_football import ApiTimeout, MalformedResponse, ResponseTooLarge
+from tests.fakes.fake_api_football import Fault, make_fixture
 
 DEADLINE_SLACK = 1.0
 
 
 @pytest.fixture
-def fake():
-    with FakeApiFootball(fixtures=demo_dataset()) as server:
-        yield server
-
-
-@pytest.fixture
-def make_client(fake, redis_conn):
-    clients = []
-
-    def make(**overrides) -> ApiFootballClient:
-        kwargs = {
-            "base_url": fake.base_url, "api_key": fake.api_key, "timeout": 1.0, "max_retries": 0,
-            "backoff_base": 0.01, "backoff_cap": 0.05, "rate_limit_pause": 0.01, "redis_url": settings.REDIS_URL,
-        }
-        client = ApiFootballClient(**{**kwargs, **overrides})
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+def make_client(api_client_factory):
+    return lambda **overrides: api_client_factory(
+        {"timeout": 1.0, "max_retries": 0, "rate_limit_pause": 0.01}, **overrides)
 
 
 @pytest.mark.parametrize("phase", ["headers", "body"])

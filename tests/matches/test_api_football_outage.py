@@ -1,34 +1,16 @@
 """API-Football's shared "source down" mark (matches.api_football.outage), over real HTTP to the fake."""
 
 import pytest
-from django.conf import settings
 
 from matches.api_football import ApiFootballClient, ServerError, SourceDown, outage
-from tests.fakes.fake_api_football import FakeApiFootball, demo_dataset
 
 MAX_RETRIES = 4
 
 
 @pytest.fixture
-def fake():
-    with FakeApiFootball(fixtures=demo_dataset()) as server:
-        yield server
-
-
-@pytest.fixture
-def make_client(fake, redis_conn):
-    clients = []
-
-    def make(**overrides) -> ApiFootballClient:
-        kwargs = {"base_url": fake.base_url, "api_key": fake.api_key, "timeout": 2.0, "max_retries": MAX_RETRIES,
-                  "backoff_base": 0.01, "backoff_cap": 0.05, "down_after_failures": 3, "down_seconds": 30.0,
-                  "redis_url": settings.REDIS_URL, **overrides}
-        clients.append(ApiFootballClient(**kwargs))
-        return clients[-1]
-
-    yield make
-    for client in clients:
-        client.close()
+def make_client(api_client_factory):
+    return lambda **overrides: api_client_factory(
+        {"timeout": 2.0, "max_retries": MAX_RETRIES, "down_after_failures": 3, "down_seconds": 30.0}, **overrides)
 
 
 def _sent(fake) -> int:
