@@ -104,17 +104,19 @@ class EvaluationReport:
     scores: list[ModelScore]
     history_days: int = HISTORY_DAYS
     unscored: int = 0  # matches of the season without a result upstream: counted, never predicted
-    lower_tier: str = ""  # the division below, whose results rate promoted teams ("" if none vendored)
+    lower_tier: str = ""  # the division below whose earlier seasons rate promoted teams ("" if none is used)
+    lower_tier_seasons: list[str] = field(default_factory=list)
 
     @property
     def warm_up(self) -> str:
         """What each prediction is fitted on, said as it is."""
         if not self.warm_up_seasons:
             return f"none: only this season's results of the {self.history_days} days before each match"
-        lower = f" and {self.lower_tier}" if self.lower_tier else ""
+        lower = (f"; {self.lower_tier} results from {', '.join(self.lower_tier_seasons)}"
+                 if self.lower_tier_seasons else "")
         return (
-            f"the {self.history_days} days before each match: {self.league}{lower} results from "
-            f"{', '.join(self.warm_up_seasons)} and this season"
+            f"the {self.history_days} days before each match: {self.league} results from "
+            f"{', '.join(self.warm_up_seasons)} and this season{lower}"
         )
 
     def as_dict(self) -> dict:
@@ -127,6 +129,7 @@ class EvaluationReport:
             "warm_up_seasons": self.warm_up_seasons,
             "history_days": self.history_days,
             "lower_tier": self.lower_tier,
+            "lower_tier_seasons": self.lower_tier_seasons,
             "models": [s.as_dict() for s in self.scores],
         }
 
@@ -155,6 +158,13 @@ def lower_tier_of(league: str) -> str:
     return lower if lower in LEAGUES else ""
 
 
+def lower_tier_seasons(league: str, folder: str) -> tuple[str, list[str]]:
+    """The division below ``league`` and its vendored seasons before ``folder``: what rates promoted teams."""
+    lower = lower_tier_of(league)
+    seasons = [s for s in seasons_of(lower) if s < folder] if lower else []
+    return (lower if seasons else ""), seasons
+
+
 def history_rows(league: str, folder: str, team_id: Callable[[str], int]) -> tuple[list, list[dict], list[str]]:
     """Every finished match of ``league`` up to ``folder`` plus the division below (``level`` 1), oldest first.
 
@@ -162,9 +172,8 @@ def history_rows(league: str, folder: str, team_id: Callable[[str], int]) -> tup
     """
     warm_up = [s for s in seasons_of(league) if s < folder]
     sources = [(load_season(league, s), 0) for s in [*warm_up, folder]]
-    lower = lower_tier_of(league)
-    if lower:
-        sources += [(load_season(lower, s), 1) for s in seasons_of(lower) if s < folder]
+    lower, lower_seasons = lower_tier_seasons(league, folder)
+    sources += [(load_season(lower, s), 1) for s in lower_seasons]
     finished = sorted(
         ((m, level) for season, level in sources for m in season.matches if m.home_goals is not None),
         key=lambda item: (item[0].kickoff_time, item[1], item[0].home_team),
@@ -268,6 +277,7 @@ def evaluate(
         last = field_totals[-1]
         field_kickoffs.append(match.kickoff_time)
         field_totals.append(tuple(last[i] + counts.count(t) for i, t in enumerate(Tendency)))
+    lower, lower_seasons = lower_tier_seasons(league, folder)
     return EvaluationReport(
-        league, folder, len(to_predict), warm_up, list(scores.values()), history_days, unscored, lower_tier_of(league)
+        league, folder, len(to_predict), warm_up, list(scores.values()), history_days, unscored, lower, lower_seasons
     )

@@ -149,3 +149,12 @@ def test_field_shares_handed_to_the_models_come_only_from_matches_settled_before
     for kickoff, shares in seen:
         settled = sum(k + RESULT_KNOWN_AFTER < kickoff for k in kickoffs)
         assert shares == [settled, 0, 0]
+
+
+def test_the_warm_up_names_a_second_tier_only_with_the_seasons_of_it_that_are_used():
+    # fr.2 is vendored for 2024-25 only: nothing of it is earlier than fr.1 2024-25, so none is used.
+    french = evaluate(league="fr.1", season="2024-25", limit=2, lineup=[Contender("two-one", "fixed_score")])
+    assert "fr.2" not in french.warm_up and french.as_dict()["lower_tier"] == ""
+    english = evaluate(league="en.1", season="2024-25", limit=2, lineup=[Contender("two-one", "fixed_score")])
+    assert english.warm_up.endswith("; en.2 results from 2022-23, 2023-24")
+    assert english.as_dict()["lower_tier_seasons"] == ["2022-23", "2023-24"]
