@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from predictions.providers.statistical import Result, dixon_coles, elo
+from predictions.providers.statistical import Result, dixon_coles, draws, elo
 from predictions.providers.statistical.tipping import tendency_probabilities
 
 START = datetime(2023, 8, 1, 15, tzinfo=UTC)
@@ -39,7 +39,7 @@ def test_a_drawish_league_gets_a_draw_factor_that_matches_its_draw_rate():
     fit = elo.fit(results)
     trained = results[elo.EloParams().burn_in:]
     draw_rate = np.mean([r.home_goals == r.away_goals for r in trained])
-    assert 1.2 < fit.draw_factor < dixon_coles.DRAW_FACTOR_BOUNDS[1]
+    assert 1.2 < fit.draw_factor < draws.DRAW_FACTOR_BOUNDS[1]
     assert abs(_mean_draw_probability(fit) - draw_rate) < 0.04
     plain = replace(fit, draw_factor=1.0)  # independent goals alone undercount the draws
     assert _mean_draw_probability(plain) < draw_rate - 0.08

@@ -29,14 +29,17 @@ from datetime import timedelta
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize
 from scipy.stats import poisson
 
+from predictions.providers.statistical.draws import (
+    fit_draw_factor,
+    independent_draw_probabilities,
+    with_draw_factor,
+)
 from predictions.providers.statistical.history import Result
 
 RHO_BOUNDS = (-0.2, 0.2)
-DRAW_FACTOR_BOUNDS = (0.5, 2.0)
-MIN_DRAW_MATCHES = 30
 TIER_GAP_START = 0.3
 _TAU_FLOOR = 1e-10
 
@@ -84,9 +87,7 @@ class DixonColesFit:
 
     def score_matrix(self, home_id: Hashable, away_id: Hashable) -> np.ndarray:
         lam, mu = self.expected_goals(home_id, away_id)
-        matrix = score_matrix(lam, mu, self.rho, self.params.max_goals)
-        matrix[np.diag_indices_from(matrix)] *= self.draw_factor
-        return matrix / matrix.sum()
+        return with_draw_factor(score_matrix(lam, mu, self.rho, self.params.max_goals), self.draw_factor)
 
 
 def score_matrix(lam: float, mu: float, rho: float, max_goals: int) -> np.ndarray:
@@ -248,26 +249,10 @@ def _league_draw_factor(theta: np.ndarray, data: _FitData, w: np.ndarray) -> flo
     mu, home, rho = theta[2 * n : 2 * n + nl], theta[2 * n + nl : 2 * n + 2 * nl], theta[2 * n + 2 * nl]
     lam = np.exp(mu[0] + home[0] + att[data.hi[top]] + dfc[data.ai[top]])
     lmb = np.exp(mu[0] + att[data.ai[top]] + dfc[data.hi[top]])
-    goals = np.arange(data.x.max() + 11)
-    independent = np.sum(poisson.pmf(goals, lam[:, None]) * poisson.pmf(goals, lmb[:, None]), axis=1)
+    independent = independent_draw_probabilities(lam, lmb, int(data.x.max()) + 10)
     # rho scales 0-0 by (1 - λμ·rho) and 1-1 by (1 - rho); both lose rho·λμ·P(0,0), so draws lose 2·rho·λμ·e^-(λ+μ)
     draw_p = np.clip(independent - 2 * rho * lam * lmb * np.exp(-lam - lmb), 1e-6, 1 - 1e-6)
     return fit_draw_factor(draw_p, (data.x[top] == data.y[top]).astype(float), w[top])
-
-
-def fit_draw_factor(draw_p: np.ndarray, drawn: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """θ maximising the (weighted) likelihood of draw / no draw, P(draw) = θp / (1 + (θ - 1)p).
-
-    Shared with Elo. Too few matches (< MIN_DRAW_MATCHES) leave the draws alone (θ = 1).
-    """
-    if len(drawn) < MIN_DRAW_MATCHES:
-        return 1.0
-    w = np.ones_like(drawn) if weights is None else weights
-
-    def objective(theta: float) -> float:
-        return float(-(np.sum(w * drawn) * np.log(theta) - np.sum(w * np.log1p((theta - 1) * draw_p))))
-
-    return float(minimize_scalar(objective, bounds=DRAW_FACTOR_BOUNDS, method="bounded").x)
 
 
 def _lower_based(hi: np.ndarray, ai: np.ndarray, lv: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:

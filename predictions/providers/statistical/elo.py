@@ -28,7 +28,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import poisson
 
-from predictions.providers.statistical.dixon_coles import fit_draw_factor
+from predictions.providers.statistical.draws import fit_draw_factor, independent_draw_probabilities, with_draw_factor
 from predictions.providers.statistical.history import Result
 
 INITIAL_RATING = 1500.0
@@ -74,9 +74,7 @@ class EloFit:
     def score_matrix(self, home_id: Hashable, away_id: Hashable) -> np.ndarray:
         lam, mu = self.expected_goals(home_id, away_id)
         goals = np.arange(self.params.max_goals + 1)
-        matrix = np.outer(poisson.pmf(goals, lam), poisson.pmf(goals, mu))
-        matrix[np.diag_indices_from(matrix)] *= self.draw_factor
-        return matrix / matrix.sum()
+        return with_draw_factor(np.outer(poisson.pmf(goals, lam), poisson.pmf(goals, mu)), self.draw_factor)
 
 
 def expected_score(difference: float) -> float:
@@ -111,12 +109,6 @@ def _fit_poisson_line(d: np.ndarray, goals: np.ndarray, default: tuple[float, fl
 
     solution = minimize(objective, np.array(default), jac=True, method="L-BFGS-B")
     return float(solution.x[0]), float(solution.x[1])
-
-
-def _draw_probabilities(lam: np.ndarray, mu: np.ndarray, max_goals: int) -> np.ndarray:
-    """P(draw) of each match under independent Poisson goals (rows: matches)."""
-    goals = np.arange(max_goals + 1)
-    return np.sum(poisson.pmf(goals, lam[:, None]) * poisson.pmf(goals, mu[:, None]), axis=1)
 
 
 def fit(results: Sequence[Result], params: EloParams | None = None) -> EloFit:
@@ -174,5 +166,5 @@ def _fit_cached(results: tuple[Result, ...], params: EloParams) -> EloFit:
         home_goals=home_line,
         away_goals=away_line,
         params=params,
-        draw_factor=fit_draw_factor(_draw_probabilities(lam, mu, params.max_goals), (x == y).astype(float)),
+        draw_factor=fit_draw_factor(independent_draw_probabilities(lam, mu, params.max_goals), (x == y).astype(float)),
     )
