@@ -108,7 +108,7 @@ _exhausted_lock = threading.Lock()
 _redis_clients: dict[str, redis.Redis] = {}
 
 
-def _redis_client(redis_url: str) -> redis.Redis:
+def shared_redis_client(redis_url: str) -> redis.Redis:
     """One connection pool per URL and process, as for the budget's storage."""
     with _exhausted_lock:
         if redis_url not in _redis_clients:
@@ -126,7 +126,7 @@ class ExhaustedDay:
 
     def __init__(self, name: str, redis_url: str | None = None) -> None:
         self.key = f"KICKBENCH:exhausted-day:{name}"
-        self._redis = _redis_client(redis_url) if redis_url else None
+        self._redis = shared_redis_client(redis_url) if redis_url else None
 
     def mark(self, day: date) -> None:
         with _exhausted_lock:

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 
 import redis
 
-from matches.api_football.budget import _redis_client
+from matches.api_football.budget import shared_redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class SourceHealth:
         self.down_seconds = max(0.0, down_seconds)
         self.failures_key = f"KICKBENCH:source-failures:{name}"
         self.down_key = f"KICKBENCH:source-down:{name}"
-        self._redis = _redis_client(redis_url) if redis_url else None
+        self._redis = shared_redis_client(redis_url) if redis_url else None
 
     @property
     def enabled(self) -> bool:
