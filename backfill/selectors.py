@@ -51,6 +51,8 @@ class MatchGap:
     has_analysis: bool
     prediction_count: int
     missing_model_ids: tuple[int, ...]
+    # Some prediction still unsettled, for a match that misses no model (one that misses models is settled
+    # after their predictions anyway, so the query does not look: False).
     has_unsettled: bool = False
 
     @property
@@ -137,20 +139,29 @@ def gap_queryset(days: int, now: datetime | None = None, match_ids: Iterable[int
 # PostgreSQL's gap query. Why this shape (README, "Gap detection"; plans read with EXPLAIN (ANALYZE, BUFFERS)):
 # - the window's matches are materialised in match-id order, so the per-match probes of the prediction
 #   indexes walk them in key order (neighbouring leaf pages) whatever order kickoffs and rows have on disk;
-# - one LATERAL per match gives the active count from the index alone and the unsettled flag from the
-#   partial index (one probe, read by both the filter and the select list); a retired model is dropped by
-#   a range test first (ids outside [lo, hi] of the retired ids pass on one comparison), the array test
-#   only for ids inside it;
-# - no GROUP BY over the joined rows; the analysis probe and the match's model ids are read for gaps only;
+# - one LATERAL per match gives the active count from the index alone; a retired model is dropped by a
+#   range test first (ids outside [lo, hi] of the retired ids pass on one comparison), the array test only
+#   for ids inside it;
+# - no GROUP BY over the joined rows; the analysis probe and the match's model ids are read for gaps only,
+#   the "settlement failed" probe (partial index) only for complete finished matches: a match that misses
+#   models is settled after their predictions anyway, so its ``has_unsettled`` is not looked up (False);
+# - the match's model ids: in a long window most matches are complete, so they are read again for the
+#   gaps only (a second index probe a gap); in a window of a day or two most matches are gaps (they
+#   have just been played, some models are not in yet), so the LATERAL's one pass aggregates them for
+#   every match instead (``SHORT_WINDOW_DAYS``);
 # - the missing ids are the lineup's active ids minus the match's model ids, taken in Python (``gap_rows``)
 #   on both arrays as text: the lineup's text is made once and travels on each gap row (one string, split
 #   once), not as a second query; a set difference there costs a few µs a gap against ~25 µs for an
-#   UNNEST ... <> ALL ... STRING_AGG per gap in SQL.
-GAP_SQL = """
+#   UNNEST ... <> ALL ... STRING_AGG per gap in SQL;
+# - the statuses are literals of the text and the match-id filter is only there when asked for, so the
+#   client binds two timestamps and nothing else (psycopg's client-side binding quotes every parameter).
+SHORT_WINDOW_DAYS = 2
+_ACTIVE_COUNT = "COUNT(*) FILTER (WHERE p.model_id < l.lo OR p.model_id > l.hi OR p.model_id <> ALL (l.retired))"
+_GAP_SQL_TEMPLATE = """
 WITH lineup AS MATERIALIZED (
     SELECT COUNT(*) FILTER (WHERE is_active) AS n,
-           COALESCE(ARRAY_AGG(id ORDER BY id) FILTER (WHERE is_active), '{}')::text AS active,
-           COALESCE(ARRAY_AGG(id) FILTER (WHERE NOT is_active), '{}') AS retired,
+           COALESCE(ARRAY_AGG(id ORDER BY id) FILTER (WHERE is_active), '{{}}')::text AS active,
+           COALESCE(ARRAY_AGG(id) FILTER (WHERE NOT is_active), '{{}}') AS retired,
            COALESCE(MIN(id) FILTER (WHERE NOT is_active), 9223372036854775807) AS lo,
            COALESCE(MAX(id) FILTER (WHERE NOT is_active), 0) AS hi
     FROM predictions_predictionmodel
@@ -158,29 +169,55 @@ WITH lineup AS MATERIALIZED (
     SELECT m.id, m.status, m.kickoff_time, m.external_id, m.home_score, m.away_score
     FROM matches_match m
     WHERE m.kickoff_time >= %(start)s AND m.kickoff_time <= %(end)s
-      AND m.status = ANY(%(eligible)s) AND m.external_id IS NOT NULL
-      AND (%(ids)s::bigint[] IS NULL OR m.id = ANY(%(ids)s::bigint[]))
+      AND m.status IN ({eligible}) AND m.external_id IS NOT NULL{ids_filter}
     ORDER BY m.id
 )
 SELECT m.id, m.status, m.kickoff_time, m.external_id, m.home_score, m.away_score,
        EXISTS (SELECT 1 FROM matches_matchanalysis a WHERE a.match_id = m.id AND a.as_of <= m.kickoff_time),
        c.n,
-       CASE WHEN c.n < l.n THEN ARRAY(SELECT p.model_id FROM predictions_prediction p WHERE p.match_id = m.id)::text
-       END,
-       c.unsettled,
+       CASE WHEN c.n < l.n THEN {present} END,
+       c.n >= l.n,
        CASE WHEN c.n < l.n THEN l.active END
 FROM win m
 CROSS JOIN lineup l
 CROSS JOIN LATERAL (
-    SELECT COUNT(*) FILTER (WHERE p.model_id < l.lo OR p.model_id > l.hi OR p.model_id <> ALL (l.retired)) AS n,
-           EXISTS (SELECT 1 FROM predictions_prediction u WHERE u.match_id = m.id AND u.status <> %(scored)s)
-               AS unsettled
+    SELECT {active_count} AS n{present_agg}
     FROM predictions_prediction p WHERE p.match_id = m.id
 ) c
 WHERE c.n < l.n
-   OR (m.status = %(finished)s AND m.home_score IS NOT NULL AND m.away_score IS NOT NULL AND c.unsettled)
+   OR (m.status = '{finished}' AND m.home_score IS NOT NULL AND m.away_score IS NOT NULL
+       AND EXISTS (SELECT 1 FROM predictions_prediction u WHERE u.match_id = m.id AND u.status <> '{scored}'))
 ORDER BY m.kickoff_time, m.id
 """
+
+
+def _gap_sql(*, short: bool, by_ids: bool) -> str:
+    return _GAP_SQL_TEMPLATE.format(
+        eligible=", ".join(f"'{status}'" for status in ELIGIBLE),  # the model's own choices, not input
+        finished=Match.Status.FINISHED,
+        scored=Prediction.Status.SCORED,
+        active_count=_ACTIVE_COUNT,
+        ids_filter="\n      AND m.id = ANY(%(ids)s::bigint[])" if by_ids else "",
+        present_agg=", ARRAY_AGG(p.model_id) AS present" if short else "",
+        present="COALESCE(c.present::text, '{}')" if short else  # no rows: ARRAY_AGG is NULL
+        "ARRAY(SELECT p.model_id FROM predictions_prediction p WHERE p.match_id = m.id)::text",
+    )
+
+
+_GAP_SQL = {(short, by_ids): _gap_sql(short=short, by_ids=by_ids)
+            for short in (False, True) for by_ids in (False, True)}
+# The whole-window text of a long window (what the README's plans show).
+GAP_SQL = _GAP_SQL[False, False]
+
+
+def gap_sql(days: int, now: datetime | None = None, match_ids: Iterable[int] | None = None) -> tuple[str, dict]:
+    """The gap query's text for this window and its parameters (also for the benchmark's EXPLAIN)."""
+    start, end = window(days, now)
+    params: dict = {"start": start, "end": end}
+    if match_ids is not None:
+        params["ids"] = [int(i) for i in match_ids]
+    return _GAP_SQL[days <= SHORT_WINDOW_DAYS, match_ids is not None], params
+
 
 # A gap row: (id, status, kickoff, external id, home score, away score, has_analysis, active prediction
 # count, missing model ids (sorted), has_unsettled), the same from either query.
@@ -188,24 +225,33 @@ GapRow = tuple[int, str, datetime, int | None, int | None, int | None, bool, int
 
 
 def gap_rows(days: int, now: datetime | None = None, match_ids: Iterable[int] | None = None) -> list[GapRow]:
-    """The gap query's rows: ``GAP_SQL`` on PostgreSQL, the portable ORM query elsewhere."""
+    """The gap query's rows: ``gap_sql``'s text on PostgreSQL, the portable ORM query elsewhere."""
     if connection.vendor != "postgresql":
         return portable_gap_rows(days, now, match_ids)
     with connection.cursor() as cursor:
         _fast_timestamps(cursor)
-        cursor.execute(GAP_SQL, gap_sql_params(days, now, match_ids))
+        cursor.execute(*gap_sql(days, now, match_ids))
         rows = cursor.fetchall()
-    lineups: dict[str, tuple[frozenset[str], dict[str, int]]] = {}
+    lineups: dict[str, list[tuple[str, int]]] = {}
+    seen: dict[tuple[str, str], tuple[int, ...]] = {}
 
     def missing(present: str | None, lineup: str | None) -> tuple[int, ...]:
-        """Both arrays come as text ('{1,2,3}'): a set difference of their items, no parsing of each id."""
+        """Both arrays come as text ('{1,2,3}'): the lineup's items not among the match's, no parsing of each id.
+
+        Gaps repeat their pattern (a model that failed for a batch of matches, a new model missing everywhere),
+        so each (present, lineup) pair is worked out once.
+        """
         if present is None or lineup is None:
             return ()
+        known = seen.get((present, lineup))
+        if known is not None:
+            return known
         active = lineups.get(lineup)  # the same string on every gap row of this query: split once
-        if active is None:
-            items = [x for x in lineup[1:-1].split(",") if x]
-            active = lineups[lineup] = (frozenset(items), {x: int(x) for x in items})
-        return tuple(sorted(map(active[1].__getitem__, active[0].difference(present[1:-1].split(",")))))
+        if active is None:  # in id order, as the query aggregates it
+            active = lineups[lineup] = [(x, int(x)) for x in lineup[1:-1].split(",") if x]
+        have = set(present[1:-1].split(","))
+        known = seen[present, lineup] = tuple([pk for text, pk in active if text not in have])
+        return known
 
     return [
         (pk, status, kickoff, external_id, home, away, analysis, count, missing(present, lineup), unsettled)
@@ -233,16 +279,12 @@ def portable_gap_rows(days: int, now: datetime | None = None, match_ids: Iterabl
         "pk", "status", "kickoff_time", "external_id", "home_score", "away_score", "has_analysis",
         "prediction_count", "missing_ids", "has_unsettled",
     )
-    return [(*r[:6], bool(r[6]), r[7], _parse_ids(r[8]), bool(r[9])) for r in rows]
-
-
-def gap_sql_params(days: int, now: datetime | None = None, match_ids: Iterable[int] | None = None) -> dict:
-    """``GAP_SQL``'s parameters (also for the benchmark's EXPLAIN)."""
-    start, end = window(days, now)
-    return {
-        "start": start, "end": end, "eligible": list(ELIGIBLE), "finished": Match.Status.FINISHED,
-        "scored": Prediction.Status.SCORED, "ids": None if match_ids is None else [int(i) for i in match_ids],
-    }
+    out = []
+    for r in rows:
+        missing = _parse_ids(r[8])
+        # has_unsettled is only looked up for a match that misses no model, here as in the SQL.
+        out.append((*r[:6], bool(r[6]), r[7], missing, bool(r[9]) and not missing))
+    return out
 
 
 def find_gaps(days: int, now: datetime | None = None, match_ids: Iterable[int] | None = None) -> list[MatchGap]:

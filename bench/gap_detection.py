@@ -138,7 +138,7 @@ def time_window(days: int, *, now: datetime = NOW, repeats: int = 7, warmup: int
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from backfill.selectors import GAP_SQL, find_gaps, gap_rows, gap_sql_params, window
+    from backfill.selectors import find_gaps, gap_rows, gap_sql, window
 
     with CaptureQueriesContext(connection) as ctx:
         gaps = find_gaps(days, now=now)
@@ -151,7 +151,7 @@ def time_window(days: int, *, now: datetime = NOW, repeats: int = 7, warmup: int
         repeats=repeats, warmup=warmup,
     )
     original_rows = _original(days, now)
-    plan = explain(GAP_SQL, gap_sql_params(days, now))
+    plan = explain(*gap_sql(days, now))
     start, end = window(days, now)
     original_plan = explain(ORIGINAL_SQL, (start, end, _active_count()))
     return Timing(

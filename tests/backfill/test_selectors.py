@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from backfill.selectors import find_gaps, find_skipped, gap_rows, portable_gap_rows
+from backfill import selectors
+from backfill.selectors import find_gaps, find_skipped, gap_rows, gap_sql, portable_gap_rows
 from matches.models import Match
 from predictions.models import Prediction
 from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory, PredictionModelFactory
@@ -18,6 +19,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def lineup():
     return PredictionModelFactory.create_batch(3)
+
+
+@pytest.fixture(params=["long", "short"])
+def shape(request, monkeypatch):
+    """Run a test under each of the gap query's two shapes: model ids read for gaps only, or in the one pass."""
+    monkeypatch.setattr(selectors, "SHORT_WINDOW_DAYS", 365 if request.param == "short" else 0)
+    return request.param
 
 
 def test_match_missing_predictions_is_a_gap_with_its_missing_models(lineup):
@@ -124,7 +132,7 @@ def test_an_analysis_as_of_before_kickoff_counts_as_present(lineup):
     assert gap.has_analysis is True and gap.stages == ("predict",)
 
 
-def test_postgresql_gap_sql_finds_what_the_portable_query_finds(lineup):
+def test_postgresql_gap_sql_finds_what_the_portable_query_finds(lineup, shape):
     """The tuned PostgreSQL query and the portable ORM one (SQLite's) agree row for row."""
     retired = PredictionModelFactory(is_active=False)
     now = timezone.now()
@@ -156,7 +164,7 @@ def test_postgresql_gap_sql_finds_what_the_portable_query_finds(lineup):
     assert gaps[late.pk].has_analysis is False
 
 
-def test_gap_sql_counts_an_active_model_whose_id_lies_between_retired_ones(lineup):
+def test_gap_sql_counts_an_active_model_whose_id_lies_between_retired_ones(lineup, shape):
     """The retired test is a range check first: an active id inside the retired ids' range still counts."""
     first = PredictionModelFactory(is_active=False)
     middle = PredictionModelFactory()
@@ -175,7 +183,7 @@ def test_gap_sql_counts_an_active_model_whose_id_lies_between_retired_ones(lineu
     assert gap.missing_model_ids == (middle.pk,) and gap.stages == ("analyze", "predict", "settle")
 
 
-def test_gap_sql_without_retired_models_counts_every_row(lineup):
+def test_gap_sql_without_retired_models_counts_every_row(lineup, shape):
     now = timezone.now()
     match = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
     for model in lineup[:2]:
@@ -183,3 +191,23 @@ def test_gap_sql_without_retired_models_counts_every_row(lineup):
     assert gap_rows(7, now=now) == portable_gap_rows(7, now=now)
     (gap,) = find_gaps(7, now=now)
     assert gap.prediction_count == 2 and gap.missing_model_ids == (lineup[2].pk,) and not gap.has_unsettled
+
+
+def test_gap_sql_shape_follows_the_window():
+    """A day or two aggregates the model ids in the counting pass; a longer window reads them for gaps only."""
+    short, params = gap_sql(1)
+    long, _ = gap_sql(30)
+    assert "ARRAY_AGG(p.model_id)" in short and "ARRAY_AGG(p.model_id)" not in long
+    assert set(params) == {"start", "end"}  # statuses are literals; the id filter only when asked for
+    assert set(gap_sql(30, match_ids=[1])[1]) == {"start", "end", "ids"}
+
+
+def test_a_match_missing_models_is_settled_after_them_without_the_unsettled_probe(lineup, shape):
+    """Pending rows of a match that misses models: not looked up (has_unsettled False), settle still planned."""
+    now = timezone.now()
+    match = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
+    PredictionFactory(match=match, model=lineup[0], status=Prediction.Status.PENDING)
+    assert gap_rows(7, now=now) == portable_gap_rows(7, now=now)
+    (gap,) = find_gaps(7, now=now)
+    assert gap.has_unsettled is False and gap.missing_model_ids == (lineup[1].pk, lineup[2].pk)
+    assert gap.stages == ("analyze", "predict", "settle")
