@@ -3,19 +3,36 @@
 from collections.abc import Iterable
 from datetime import UTC
 
+from django.db import connection
+from django.db.models import BooleanField, CharField
+from django.db.models.expressions import RawSQL
+
 from backfill.models import BackfillItem, BackfillRun
 from matches.models import Match
+
+_TABLE = Match._meta.db_table
 
 
 def match_labels(match_ids: Iterable[int]) -> dict[int, str]:
     """``#12 Arsenal v Chelsea, 2025-03-01 15:00 UTC, en.1`` per match id, in one query."""
-    rows = Match.objects.filter(pk__in=list(match_ids)).values_list(
-        "pk", "home_team__name", "away_team__name", "kickoff_time", "competition__code", "competition__name"
+    ids = list(match_ids)
+    names = ("pk", "home_team__name", "away_team__name")
+    if connection.vendor != "postgresql":
+        rows = Match.objects.filter(pk__in=ids).values_list(*names, "kickoff_time", "competition__code",
+                                                            "competition__name")
+        return {
+            pk: f"#{pk} {home} v {away}, {kickoff.astimezone(UTC):%Y-%m-%d %H:%M} UTC, {code or name}"
+            for pk, home, away, kickoff, code, name in rows
+        }
+    # A year's plan labels ~10,000 matches. The ids travel as one array, not an IN list (psycopg binds on
+    # the client and splits the query text at every placeholder: 0.1 s for 10,000), and PostgreSQL writes
+    # the minute (Django's timestamptz loader costs 6.8 µs a value, then strftime).
+    rows = (
+        Match.objects.filter(RawSQL(f'"{_TABLE}"."id" = ANY(%s::bigint[])', (ids,), output_field=BooleanField()))
+        .values_list(*names, RawSQL(f"""to_char("{_TABLE}"."kickoff_time" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')""",
+                                    (), output_field=CharField()), "competition__code", "competition__name")
     )
-    return {
-        pk: f"#{pk} {home} v {away}, {kickoff.astimezone(UTC):%Y-%m-%d %H:%M} UTC, {code or name}"
-        for pk, home, away, kickoff, code, name in rows
-    }
+    return {pk: f"#{pk} {home} v {away}, {minute} UTC, {code or name}" for pk, home, away, minute, code, name in rows}
 
 
 def summarize_run(run: BackfillRun) -> dict:
