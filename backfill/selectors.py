@@ -98,7 +98,7 @@ def _in_window(days: int, now: datetime | None, match_ids: Iterable[int] | None)
 
 
 def gap_queryset(days: int, now: datetime | None = None, match_ids: Iterable[int] | None = None) -> QuerySet[Match]:
-    """The portable gap query (SQLite, the embedded default); PostgreSQL runs ``GAP_SQL``, same rows."""
+    """The portable gap query (SQLite, the embedded default); PostgreSQL runs ``gap_sql``'s text, same rows."""
     active = active_models()
     missing_ids = Subquery(
         active.filter(~Exists(Prediction.objects.filter(match_id=OuterRef(OuterRef("pk")), model_id=OuterRef("pk"))))
@@ -206,8 +206,6 @@ def _gap_sql(*, short: bool, by_ids: bool) -> str:
 
 _GAP_SQL = {(short, by_ids): _gap_sql(short=short, by_ids=by_ids)
             for short in (False, True) for by_ids in (False, True)}
-# The whole-window text of a long window (what the README's plans show).
-GAP_SQL = _GAP_SQL[False, False]
 
 
 def gap_sql(days: int, now: datetime | None = None, match_ids: Iterable[int] | None = None) -> tuple[str, dict]:
@@ -282,7 +280,7 @@ def portable_gap_rows(days: int, now: datetime | None = None, match_ids: Iterabl
     out = []
     for r in rows:
         missing = _parse_ids(r[8])
-        # has_unsettled is only looked up for a match that misses no model, here as in the SQL.
+        # has_unsettled is only looked up for a match that misses no model, here as in gap_sql's text.
         out.append((*r[:6], bool(r[6]), r[7], missing, bool(r[9]) and not missing))
     return out
 

@@ -17,21 +17,22 @@ def match_labels(match_ids: Iterable[int]) -> dict[int, str]:
     """``#12 Arsenal v Chelsea, 2025-03-01 15:00 UTC, en.1`` per match id, in one query."""
     ids = list(match_ids)
     names = ("pk", "home_team__name", "away_team__name")
-    if connection.vendor != "postgresql":
-        rows = Match.objects.filter(pk__in=ids).values_list(*names, "kickoff_time", "competition__code",
-                                                            "competition__name")
-        return {
-            pk: f"#{pk} {home} v {away}, {kickoff.astimezone(UTC):%Y-%m-%d %H:%M} UTC, {code or name}"
-            for pk, home, away, kickoff, code, name in rows
-        }
-    # A year's plan labels ~10,000 matches. The ids travel as one array, not an IN list (psycopg binds on
-    # the client and splits the query text at every placeholder: 0.1 s for 10,000), and PostgreSQL writes
-    # the minute (Django's timestamptz loader costs 6.8 µs a value, then strftime).
-    rows = (
-        Match.objects.filter(RawSQL(f'"{_TABLE}"."id" = ANY(%s::bigint[])', (ids,), output_field=BooleanField()))
-        .values_list(*names, RawSQL(f"""to_char("{_TABLE}"."kickoff_time" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')""",
-                                    (), output_field=CharField()), "competition__code", "competition__name")
-    )
+    competition = ("competition__code", "competition__name")
+    if connection.vendor == "postgresql":
+        # A year's plan labels ~10,000 matches. The ids travel as one array, not an IN list (psycopg binds on
+        # the client and splits the query text at every placeholder: 0.1 s for 10,000), and PostgreSQL writes
+        # the minute (Django's timestamptz loader costs 6.8 µs a value, then strftime).
+        minute = RawSQL(f"""to_char("{_TABLE}"."kickoff_time" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')""", (),
+                        output_field=CharField())
+        rows = Match.objects.filter(
+            RawSQL(f'"{_TABLE}"."id" = ANY(%s::bigint[])', (ids,), output_field=BooleanField())
+        ).values_list(*names, minute, *competition)
+    else:
+        rows = (
+            (pk, home, away, f"{kickoff.astimezone(UTC):%Y-%m-%d %H:%M}", code, name)
+            for pk, home, away, kickoff, code, name in Match.objects.filter(pk__in=ids).values_list(
+                *names, "kickoff_time", *competition)
+        )
     return {pk: f"#{pk} {home} v {away}, {minute} UTC, {code or name}" for pk, home, away, minute, code, name in rows}
 
 

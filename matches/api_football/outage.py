@@ -25,7 +25,7 @@ from matches.api_football.budget import shared_redis_client
 logger = logging.getLogger(__name__)
 
 _failing_fast: ContextVar[bool] = ContextVar("api_football_failing_fast", default=False)
-# The in-process marks (no Redis): name -> (consecutive failures, down until, monotonic).
+# The in-process marks (no Redis): name -> (consecutive failures, down until on time.monotonic()).
 _local: dict[str, tuple[int, float]] = {}
 _local_lock = threading.Lock()
 
