@@ -10,7 +10,7 @@ from django.utils import timezone
 from backfill import selectors
 from backfill.selectors import find_gaps, find_skipped, gap_rows, gap_sql, portable_gap_rows
 from matches.models import Match
-from predictions.models import Prediction
+from predictions.models import Prediction, PredictionModel
 from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactory, PredictionModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,10 +21,20 @@ def lineup():
     return PredictionModelFactory.create_batch(3)
 
 
-@pytest.fixture(params=["long", "short"])
-def shape(request, monkeypatch):
-    """Run a test under each of the gap query's two shapes: model ids read for gaps only, or in the one pass."""
-    monkeypatch.setattr(selectors, "SHORT_WINDOW_DAYS", 365 if request.param == "short" else 0)
+def _move_model(model: PredictionModel, pk: int) -> None:
+    """Give a model (without predictions yet) another id, as a lineup gets after models came and went."""
+    PredictionModel.objects.filter(pk=model.pk).update(id=pk)
+    model.pk = pk
+
+
+@pytest.fixture(params=["narrow", "wide"])
+def shape(request, lineup, monkeypatch):
+    """Run a test under each of the gap query's texts: the lineup as a bitmask, or (active ids spanning more
+    than a bigint's 63 bits) counted with the retired-id test and the model ids as text. Wide is a real lineup:
+    the last model's id moves 100 on, above every id the test creates after it."""
+    monkeypatch.setattr(selectors._LineupShape, "wide", False)
+    if request.param == "wide":
+        _move_model(lineup[-1], lineup[-1].pk + 100)
     return request.param
 
 
@@ -193,13 +203,71 @@ def test_gap_sql_without_retired_models_counts_every_row(lineup, shape):
     assert gap.prediction_count == 2 and gap.missing_model_ids == (lineup[2].pk,) and not gap.has_unsettled
 
 
-def test_gap_sql_shape_follows_the_window():
-    """A day or two aggregates the model ids in the counting pass; a longer window reads them for gaps only."""
-    short, params = gap_sql(1)
-    long, _ = gap_sql(30)
-    assert "ARRAY_AGG(p.model_id)" in short and "ARRAY_AGG(p.model_id)" not in long
+def test_gap_sql_texts_and_their_parameters():
+    """The narrow text ORs bits (no per-match arrays); the wide one aggregates the ids; two params unless ids."""
+    narrow, params = gap_sql(1)
+    wide, _ = gap_sql(30, wide=True)
+    assert "BIT_OR(1::bigint << (p.model_id - l.base)::int)" in narrow and "ARRAY_AGG(p.model_id)" not in narrow
+    assert "ARRAY_AGG(p.model_id)" in wide and "BIT_OR" not in wide
     assert set(params) == {"start", "end"}  # statuses are literals; the id filter only when asked for
-    assert set(gap_sql(30, match_ids=[1])[1]) == {"start", "end", "ids"}
+    with_ids = {"start", "end", "ids"}
+    assert set(gap_sql(30, match_ids=[1])[1]) == set(gap_sql(30, match_ids=[1], wide=True)[1]) == with_ids
+
+
+def _texts(ctx) -> list[str]:
+    return ["wide" if "ARRAY_AGG(p.model_id)" in q["sql"] else "narrow" for q in ctx.captured_queries]
+
+
+@pytest.mark.parametrize(("offset", "shapes"), [(62, ["narrow"]), (63, ["narrow", "wide"])])
+def test_the_lineup_is_narrow_while_its_active_ids_fit_in_63_bits(lineup, monkeypatch, offset, shapes):
+    """Bit 62 is the last one the mask holds: one id further and the narrow text hands over to the wide one."""
+    monkeypatch.setattr(selectors._LineupShape, "wide", False)
+    _move_model(lineup[-1], lineup[0].pk + offset)
+    # Outside the mask, filtered out: unfiltered, its shift of 64 would wrap onto lineup[0]'s bit.
+    retired_far = PredictionModelFactory(is_active=False, id=lineup[0].pk + 64)
+    now = timezone.now()
+    match = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
+    for model in (lineup[-1], retired_far):
+        PredictionFactory(match=match, model=model)
+    with CaptureQueriesContext(connection) as ctx:
+        rows = gap_rows(7, now=now)
+    assert _texts(ctx) == shapes
+    assert rows == portable_gap_rows(7, now=now)
+    assert rows[0][7:9] == (1, (lineup[0].pk, lineup[1].pk))
+
+
+def test_a_wide_lineup_costs_a_second_query_once_and_narrow_again_when_it_fits(lineup, monkeypatch):
+    monkeypatch.setattr(selectors._LineupShape, "wide", False)
+    _move_model(lineup[-1], lineup[0].pk + 100)
+    now = timezone.now()
+    match = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
+    PredictionFactory(match=match, model=lineup[0])
+    shapes = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as ctx:
+            (gap,) = find_gaps(7, now=now)
+        shapes.append(_texts(ctx))
+        assert gap.missing_model_ids == (lineup[1].pk, lineup[-1].pk) and gap.prediction_count == 1
+    PredictionModel.objects.filter(pk=lineup[-1].pk).update(is_active=False)  # retired: the lineup fits again
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as ctx:
+            (gap,) = find_gaps(7, now=now)
+        shapes.append(_texts(ctx))
+        assert gap.missing_model_ids == (lineup[1].pk,) and gap.prediction_count == 1
+    assert shapes == [["narrow", "wide"], ["wide"], ["wide"], ["narrow"]]
+
+
+def test_without_active_models_a_finished_match_still_needs_settling(lineup, shape):
+    """No lineup (every model retired): nothing is missing, but pending rows of a finished match are settled."""
+    now = timezone.now()
+    match = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
+    PredictionFactory(match=match, model=lineup[0])
+    settled = MatchFactory(finished=True, kickoff_time=now - timedelta(days=2))
+    PredictionFactory(match=settled, model=lineup[1], status=Prediction.Status.SCORED)
+    PredictionModel.objects.update(is_active=False)
+    assert gap_rows(7, now=now) == portable_gap_rows(7, now=now)
+    (gap,) = find_gaps(7, now=now)
+    assert gap.match_id == match.pk and gap.missing_model_ids == () and gap.stages == ("settle",)
 
 
 def test_a_match_missing_models_is_settled_after_them_without_the_unsettled_probe(lineup, shape):
