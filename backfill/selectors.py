@@ -256,7 +256,7 @@ def gap_rows(days: int, now: datetime | None = None, match_ids: Iterable[int] | 
     if connection.vendor != "postgresql":
         return portable_gap_rows(days, now, match_ids)
     if match_ids is not None:
-        match_ids = [int(i) for i in match_ids]  # read twice if the lineup turns out wide
+        match_ids = list(match_ids)  # read twice if the lineup turns out wide (gap_sql makes them ints)
     if not _LineupShape.wide:
         rows = _fetch(gap_sql(days, now, match_ids))
         if not rows or rows[0][7] is not None:
