@@ -1,5 +1,6 @@
-"""Benchmark 4: cost per match. SQL queries of predict_match and settle_match (5 vs 42 models),
-Redis round trips per enqueued chain, and the backfill command's peak memory on a dry run.
+"""Benchmark 4: cost per match. SQL queries of predict_match and settle_match (5 vs 42 models), what
+the prediction summary's triggers add to writing and settling a match's predictions, Redis round trips
+per enqueued chain, and the backfill command's peak memory on a dry run.
 
     python -m bench.cost [--quick]
 """
@@ -70,6 +71,61 @@ def query_counts(model_counts: tuple[int, ...] = MODEL_COUNTS) -> dict[str, dict
         match_id = _seed_match(n, with_predictions=True)
         counts["settle_match"][n] = _queries(lambda m=match_id: jobs.settle_match(m))
     return counts
+
+
+SUMMARY_TRIGGERS = ("prediction_summary_insert", "prediction_summary_update", "prediction_summary_delete")
+
+
+def _set_summary_triggers(enabled: bool) -> None:
+    from django.db import connection
+
+    verb = "ENABLE" if enabled else "DISABLE"
+    with connection.cursor() as cursor:
+        for name in SUMMARY_TRIGGERS:
+            cursor.execute(f"ALTER TABLE predictions_prediction {verb} TRIGGER {name}")
+
+
+def trigger_cost(models: int = 42, repeats: int = 15) -> dict[str, float]:
+    """What the prediction summary's triggers add to the write path (PostgreSQL): one match's predictions
+    inserted as ``predict_match`` does (one ``INSERT ... ON CONFLICT DO NOTHING``) and then settled,
+    timed with the triggers on and off, alternating in one run; medians in ms."""
+    import statistics
+    import time
+
+    from django.db import connection
+
+    from predictions.models import Prediction
+    from predictions.services.settlement import settle_match
+
+    def sample(enabled: bool) -> float:
+        match_id = _seed_match(models, with_predictions=False)
+        rows = [Prediction(match_id=match_id, model_id=pk, predicted_home=i % 4, predicted_away=i % 3)
+                for i, pk in enumerate(_model_ids())]
+        _set_summary_triggers(enabled)
+        try:
+            started = time.perf_counter()
+            Prediction.objects.bulk_create(rows, ignore_conflicts=True)
+            settle_match(match_id)
+            return (time.perf_counter() - started) * 1000
+        finally:
+            _set_summary_triggers(True)
+
+    if connection.vendor != "postgresql":
+        raise RuntimeError("the prediction summary's triggers exist on PostgreSQL only")
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for i in range(repeats * 2 + 2):
+        enabled = i % 2 == 0
+        t = sample(enabled)
+        if i >= 2:  # one warm-up each
+            times[enabled].append(t)
+    on, off = statistics.median(times[True]), statistics.median(times[False])
+    return {"models": models, "with_triggers_ms": on, "without_triggers_ms": off, "ratio": on / off}
+
+
+def _model_ids() -> list[int]:
+    from predictions.models import PredictionModel
+
+    return list(PredictionModel.objects.order_by("pk").values_list("pk", flat=True))
 
 
 @contextlib.contextmanager
@@ -168,6 +224,7 @@ def command_memory(gaps: int) -> dict[str, int]:
 def run(*, model_counts: tuple[int, ...] = MODEL_COUNTS, memory_gaps: tuple[int, ...] = MEMORY_GAPS,
         chains: int = CHAINS, out=print) -> dict:
     counts = query_counts(model_counts)
+    triggers = trigger_cost()
     trips = round_trips_per_chain(chains)
     memory = {n: command_memory(n) for n in memory_gaps}
     out("\nSQL queries per job (every model missing / every model predicted):")
@@ -175,13 +232,16 @@ def run(*, model_counts: tuple[int, ...] = MODEL_COUNTS, memory_gaps: tuple[int,
         constant = len(set(by_n.values())) == 1
         cells = ", ".join(f"{n} models: {q}" for n, q in by_n.items())
         out(f"  {job}: {cells} -> {'constant' if constant else 'GROWS with the number of models'}")
+    out(f"Insert and settle one match's {triggers['models']} predictions: {triggers['with_triggers_ms']:.2f} ms "
+        f"with the prediction summary's triggers, {triggers['without_triggers_ms']:.2f} ms without "
+        f"({triggers['ratio']:.2f}x)")
     out(f"Redis round trips per enqueued chain (3 jobs): {trips['new_chain']:.1f} new, "
         f"{trips['chain_in_flight']:.1f} when already in flight")
     out("backfill_retroactive --days 7 --dry-run --json, peak memory:")
     for n, m in memory.items():
         out(f"  {n:>5} gaps: tracemalloc peak {m['tracemalloc_peak_kb'] / 1024:.1f} MiB, "
             f"max RSS {m['maxrss_kb'] / 1024:.1f} MiB")
-    return {"queries": counts, "redis_round_trips": trips, "memory": memory}
+    return {"queries": counts, "summary_triggers": triggers, "redis_round_trips": trips, "memory": memory}
 
 
 def main(argv: list[str] | None = None) -> dict:

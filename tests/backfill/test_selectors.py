@@ -16,23 +16,38 @@ from tests.factories import MatchAnalysisFactory, MatchFactory, PredictionFactor
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def lineup():
-    return PredictionModelFactory.create_batch(3)
-
-
 def _move_model(model: PredictionModel, pk: int) -> None:
     """Give a model (without predictions yet) another id, as a lineup gets after models came and went."""
     PredictionModel.objects.filter(pk=model.pk).update(id=pk)
     model.pk = pk
 
 
-@pytest.fixture(params=["narrow", "wide"])
+def _number_models_from(first: int, models: list[PredictionModel]) -> None:
+    """Ids first, first + 1, ... and the sequence after them, so the ids the test creates next follow on
+    (the suite's earlier tests have moved the sequence on; setval is not rolled back, and need not be)."""
+    for offset, model in enumerate(models):
+        _move_model(model, first + offset)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(pg_get_serial_sequence('predictions_predictionmodel', 'id'), %s)",
+                       [first + len(models) - 1])
+
+
+@pytest.fixture
+def lineup():
+    """Three active models with ids 1, 2, 3: the lineup the match rows' bits hold (the stored text)."""
+    models = PredictionModelFactory.create_batch(3)
+    _number_models_from(1, models)
+    return models
+
+
+@pytest.fixture(params=["stored", "narrow", "wide"])
 def shape(request, lineup, monkeypatch):
-    """Run a test under each of the gap query's texts: the lineup as a bitmask, or (active ids spanning more
-    than a bigint's 63 bits) counted with the retired-id test and the model ids as text. Wide is a real lineup:
-    the last model's id moves 100 on, above every id the test creates after it."""
-    monkeypatch.setattr(selectors._LineupShape, "wide", False)
+    """Run a test under each of the gap query's texts: the match rows' bits (active ids within 1..63), the
+    lineup as a bitmask over the predictions (ids 101.., spanning at most 63), or (active ids spanning more)
+    counted with the retired-id test and the model ids as text. Each is a real lineup: the ids move."""
+    monkeypatch.setattr(selectors._LineupShape, "shape", selectors.STORED)
+    if request.param == "narrow":
+        _number_models_from(101, lineup)
     if request.param == "wide":
         _move_model(lineup[-1], lineup[-1].pk + 100)
     return request.param
@@ -204,24 +219,57 @@ def test_gap_sql_without_retired_models_counts_every_row(lineup, shape):
 
 
 def test_gap_sql_texts_and_their_parameters():
-    """The narrow text ORs bits (no per-match arrays); the wide one aggregates the ids; two params unless ids."""
-    narrow, params = gap_sql(1)
-    wide, _ = gap_sql(30, wide=True)
+    """The stored text reads no prediction; the narrow one ORs bits (no per-match arrays); the wide one
+    aggregates the ids; two params unless ids."""
+    stored, params = gap_sql(1)
+    narrow, _ = gap_sql(1, shape=selectors.NARROW)
+    wide, _ = gap_sql(30, shape=selectors.WIDE)
+    assert "predictions_prediction " not in stored and "m.predicted_model_bits" in stored
     assert "BIT_OR(1::bigint << (p.model_id - l.base)::int)" in narrow and "ARRAY_AGG(p.model_id)" not in narrow
     assert "ARRAY_AGG(p.model_id)" in wide and "BIT_OR" not in wide
     assert set(params) == {"start", "end"}  # statuses are literals; the id filter only when asked for
     with_ids = {"start", "end", "ids"}
-    assert set(gap_sql(30, match_ids=[1])[1]) == set(gap_sql(30, match_ids=[1], wide=True)[1]) == with_ids
+    assert {frozenset(gap_sql(30, match_ids=[1], shape=shape)[1]) for shape in ("stored", "narrow", "wide")} == {
+        frozenset(with_ids)
+    }
 
 
 def _texts(ctx) -> list[str]:
-    return ["wide" if "ARRAY_AGG(p.model_id)" in q["sql"] else "narrow" for q in ctx.captured_queries]
+    def shape(sql: str) -> str:
+        if "predicted_model_bits" in sql:
+            return "stored"
+        return "wide" if "ARRAY_AGG(p.model_id)" in sql else "narrow"
+
+    return [shape(q["sql"]) for q in ctx.captured_queries]
 
 
-@pytest.mark.parametrize(("offset", "shapes"), [(62, ["narrow"]), (63, ["narrow", "wide"])])
+@pytest.mark.parametrize(("top", "shapes"), [(63, ["stored"]), (64, ["stored", "narrow"])])
+def test_the_match_rows_bits_serve_while_every_active_id_is_within_1_to_63(lineup, monkeypatch, top, shapes):
+    """Model 63 is bit 62, the last one predicted_model_bits holds: one id further and the stored text hands
+    over to the narrow one (same rows)."""
+    monkeypatch.setattr(selectors._LineupShape, "shape", selectors.STORED)
+    _number_models_from(10, lineup)  # 10, 11 and then 63 or 64: a span the narrow text holds either way
+    _move_model(lineup[-1], top)
+    retired_far = PredictionModelFactory(is_active=False, id=200)  # not in the bits, and not needed there
+    now = timezone.now()
+    match = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
+    for model in (lineup[-1], retired_far):
+        PredictionFactory(match=match, model=model)
+    complete = MatchFactory(finished=True, kickoff_time=now - timedelta(days=2))
+    for model in lineup:
+        PredictionFactory(match=complete, model=model, status=Prediction.Status.SCORED)
+    with CaptureQueriesContext(connection) as ctx:
+        rows = gap_rows(7, now=now)
+    assert _texts(ctx) == shapes
+    assert rows == portable_gap_rows(7, now=now)
+    assert [r[0] for r in rows] == [match.pk] and rows[0][7:9] == (1, (lineup[0].pk, lineup[1].pk))
+
+
+@pytest.mark.parametrize(("offset", "shapes"), [(62, ["stored", "narrow"]), (63, ["stored", "narrow", "wide"])])
 def test_the_lineup_is_narrow_while_its_active_ids_fit_in_63_bits(lineup, monkeypatch, offset, shapes):
     """Bit 62 is the last one the mask holds: one id further and the narrow text hands over to the wide one."""
-    monkeypatch.setattr(selectors._LineupShape, "wide", False)
+    monkeypatch.setattr(selectors._LineupShape, "shape", selectors.STORED)
+    _number_models_from(101, lineup)  # above the match rows' 63 bits: counted from the predictions
     _move_model(lineup[-1], lineup[0].pk + offset)
     # Outside the mask, filtered out: unfiltered, its shift of 64 would wrap onto lineup[0]'s bit.
     retired_far = PredictionModelFactory(is_active=False, id=lineup[0].pk + 64)
@@ -236,8 +284,8 @@ def test_the_lineup_is_narrow_while_its_active_ids_fit_in_63_bits(lineup, monkey
     assert rows[0][7:9] == (1, (lineup[0].pk, lineup[1].pk))
 
 
-def test_a_wide_lineup_costs_a_second_query_once_and_narrow_again_when_it_fits(lineup, monkeypatch):
-    monkeypatch.setattr(selectors._LineupShape, "wide", False)
+def test_a_wide_lineup_costs_more_queries_once_and_stored_again_when_it_fits(lineup, monkeypatch):
+    monkeypatch.setattr(selectors._LineupShape, "shape", selectors.STORED)
     _move_model(lineup[-1], lineup[0].pk + 100)
     now = timezone.now()
     match = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
@@ -249,12 +297,12 @@ def test_a_wide_lineup_costs_a_second_query_once_and_narrow_again_when_it_fits(l
         shapes.append(_texts(ctx))
         assert gap.missing_model_ids == (lineup[1].pk, lineup[-1].pk) and gap.prediction_count == 1
     PredictionModel.objects.filter(pk=lineup[-1].pk).update(is_active=False)  # retired: the lineup fits again
-    for _ in range(2):
+    for _ in range(3):
         with CaptureQueriesContext(connection) as ctx:
             (gap,) = find_gaps(7, now=now)
         shapes.append(_texts(ctx))
         assert gap.missing_model_ids == (lineup[1].pk,) and gap.prediction_count == 1
-    assert shapes == [["narrow", "wide"], ["wide"], ["wide"], ["narrow"]]
+    assert shapes == [["stored", "narrow", "wide"], ["wide"], ["wide"], ["narrow"], ["stored"]]
 
 
 def test_without_active_models_a_finished_match_still_needs_settling(lineup, shape):

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from bench import cost, faults, gap_detection, gap_world, kickoff_slot, leaderboard, rate_limit, scale_out, throughput
 from bench.world import World, max_in_window
@@ -171,3 +172,13 @@ def test_scale_out_runs_each_worker_count_to_completion_and_plots(redis_conn, tm
     assert all(r["complete"] and r["settled"] == 3 and r["api_rejected"] == 0 for r in result["rows"])
     assert all(r["db_connections_peak"] > 0 for r in result["rows"])
     assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.django_db
+def test_trigger_cost_times_both_ways_and_leaves_the_count_true():
+    result = cost.trigger_cost(models=5, repeats=2)
+    assert result["with_triggers_ms"] > 0 and result["without_triggers_ms"] > 0
+    with connection.cursor() as cursor:  # every trigger is back on ('O': fires in the origin role)
+        cursor.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE 'prediction_summary_%'")
+        assert sorted(cursor.fetchall()) == [(f"prediction_summary_{op}", "O")
+                                             for op in ("delete", "insert", "truncate", "update")]
