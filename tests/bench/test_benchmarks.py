@@ -7,6 +7,7 @@ from django.db import connection
 
 from bench import cost, faults, gap_detection, gap_world, kickoff_slot, leaderboard, rate_limit, scale_out, throughput
 from bench.world import World, max_in_window
+from tests.prediction_summary import summary_drift
 
 
 def _quiet(*_args) -> None:
@@ -21,6 +22,7 @@ def test_gap_detection_is_one_query_at_every_size_and_window():
     assert all(r["gaps"] > 0 and r["plan"] for r in rows)
     # The naive shape's matches (fewer than N predictions of any model) are gaps of ours too.
     assert all(r["gaps"] >= r["original_gaps"] for r in rows)
+    assert summary_drift() == []  # the builder recounts what its replica role kept the triggers from doing
 
 
 @pytest.mark.django_db
@@ -36,6 +38,7 @@ def test_gap_detection_second_world_is_denser_shuffled_and_still_one_query():
     assert by_id != sorted(by_id, reverse=True)  # ids no longer follow kickoff order
     day = Match.objects.filter(kickoff_time__gte=gap_world.NOW - timedelta(days=1, seconds=60)).count()
     assert day == gap_world.DENSE.matches_per_day
+    assert summary_drift() == []
 
 
 @pytest.mark.django_db
@@ -48,6 +51,7 @@ def test_leaderboard_bench_times_the_same_season_at_every_size_in_one_query():
         assert r["season_predictions"] == per_season and r["rows"] == leaderboard.MODELS
         assert 0 < r["counted"] < per_season  # retroactive ones left out by default
         assert r["contamination_tested"] == leaderboard.MODELS // 4 and r["flagged"] == 0
+    assert summary_drift() == []
 
 
 def test_max_in_window_counts_the_busiest_sliding_window():

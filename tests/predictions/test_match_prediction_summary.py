@@ -16,25 +16,15 @@ from predictions.models import Prediction
 from predictions.services.settlement import settle_match
 from tests.backfill.processes import ROOT, child_env
 from tests.factories import MatchFactory, PredictionFactory, PredictionModelFactory
-
-TRUTH = """
-SELECT m.id, m.unsettled_predictions, m.predicted_model_bits,
-       (SELECT COUNT(*) FROM predictions_prediction p WHERE p.match_id = m.id AND p.status <> 'scored'),
-       (SELECT COALESCE(BIT_OR(1::bigint << (p.model_id - 1)::int), 0) FROM predictions_prediction p
-        WHERE p.match_id = m.id AND p.model_id BETWEEN 1 AND 63)
-FROM matches_match m ORDER BY m.id
-"""
+from tests.prediction_summary import summary_drift, summary_rows
 
 
 def _rows() -> list[tuple[int, int, int, int, int]]:
-    with connection.cursor() as cursor:
-        cursor.execute(TRUTH)
-        return cursor.fetchall()
+    return summary_rows()
 
 
 def _drift() -> list[tuple[int, int, int, int, int]]:
-    """(match, stored count, stored bits, true count, true bits) wherever they differ."""
-    return [row for row in _rows() if row[1:3] != row[3:5]]
+    return summary_drift()
 
 
 def _bits(match) -> set[int]:
