@@ -180,7 +180,7 @@ _ANALYSIS = "EXISTS (SELECT 1 FROM matches_matchanalysis a WHERE a.match_id = m.
 _STORED_TEMPLATE = """
 WITH lineup AS MATERIALIZED (
     SELECT COUNT(*) AS n,
-           CASE WHEN COALESCE(MAX(id), 0) <= {stored_top} THEN COALESCE(
+           CASE WHEN COALESCE(MIN(id), 1) >= 1 AND COALESCE(MAX(id), 0) <= {stored_top} THEN COALESCE(
                BIT_OR(1::bigint << (id - 1)::int) FILTER (WHERE id BETWEEN 1 AND {stored_top}), 0) END AS mask
     FROM predictions_predictionmodel WHERE is_active
 )
@@ -188,15 +188,18 @@ SELECT m.id, m.status, m.kickoff_time, m.external_id, m.home_score, m.away_score
        (SELECT mask FROM lineup) & ~m.predicted_model_bits AS missing, (SELECT n FROM lineup), 1 AS base,
        TRUE AS stored_fits
 FROM matches_match m
-WHERE m.kickoff_time >= %(start)s AND m.kickoff_time <= %(end)s
+WHERE (SELECT mask FROM lineup) IS NOT NULL
+  AND m.kickoff_time >= %(start)s AND m.kickoff_time <= %(end)s
   AND m.status IN ({eligible}) AND m.external_id IS NOT NULL{ids_filter}
-  AND (((SELECT mask FROM lineup) & ~m.predicted_model_bits) <> 0 OR (SELECT mask FROM lineup) IS NULL
-       OR {unsettled})
-ORDER BY m.kickoff_time, m.id
+  AND (((SELECT mask FROM lineup) & ~m.predicted_model_bits) <> 0 OR {unsettled})
+UNION ALL
+-- The lineup does not fit the match rows' bits: one row says so (its mask NULL) and no match is read.
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, n, 1, FALSE FROM lineup WHERE mask IS NULL
+ORDER BY 3, 1
 """
 _NARROW_TEMPLATE = """
 WITH lineup AS MATERIALIZED (
-    SELECT b.n, b.base, b.base + {span} AS top, b.hi <= {stored_top} AS stored_fits,
+    SELECT b.n, b.base, b.base + {span} AS top, (b.n = 0 OR b.base >= 1) AND b.hi <= {stored_top} AS stored_fits,
            CASE WHEN b.hi - b.base <= {span} THEN (
                SELECT COALESCE(BIT_OR(1::bigint << (id - b.base)::int), 0)
                FROM predictions_predictionmodel WHERE is_active) END AS mask

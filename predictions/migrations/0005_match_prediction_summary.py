@@ -15,11 +15,15 @@ Why triggers, and why columns Django does not know:
   per-match change, one UPDATE per statement;
 - the changes commute (a count added; bits of distinct models, unique per match, set or cleared), so
   concurrent writers need no recheck: each UPDATE waits for the match row's lock and applies its change
-  to the committed value; rows are locked in id order, so two multi-match statements cannot deadlock;
+  to the committed value; a statement locks its match rows in id order, so two such statements, each
+  alone in its transaction, cannot deadlock on them (settlement locks its match first anyway);
+- the functions pin the search_path they were created with, so a restore that sets its own still finds
+  the tables;
 - no model field, so ``Match.save()`` never writes back a value it read before a trigger changed it.
 
 PostgreSQL only. SQLite (the embedded default) runs the portable ORM query, which reads the predictions.
-``predictions_recount_match_summary(lo, hi)`` recomputes both (a bulk load with triggers off calls it).
+``predictions_recount_match_summary(lo, hi)`` recomputes both (a bulk load with triggers off calls it); it
+holds writers back while it runs.
 """
 
 from django.db import migrations
@@ -29,12 +33,15 @@ ALTER TABLE matches_match
     ADD COLUMN unsettled_predictions integer NOT NULL DEFAULT 0,
     ADD COLUMN predicted_model_bits bigint NOT NULL DEFAULT 0;
 
-CREATE FUNCTION predictions_recount_match_summary(lo bigint DEFAULT NULL, hi bigint DEFAULT NULL)
-RETURNS bigint LANGUAGE plpgsql AS $$
+-- Writers wait while it runs (SHARE mode): a prediction committed between its count and its UPDATE of the
+-- match row would otherwise be overwritten by the count taken before it.
+CREATE OR REPLACE FUNCTION predictions_recount_match_summary(lo bigint DEFAULT NULL, hi bigint DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
     changed bigint;
     emptied bigint;
 BEGIN
+    LOCK TABLE predictions_prediction IN SHARE MODE;
     UPDATE matches_match m SET unsettled_predictions = c.n, predicted_model_bits = c.bits
     FROM (SELECT p.match_id, (COUNT(*) FILTER (WHERE p.status <> 'scored'))::int AS n,
                  COALESCE(BIT_OR(1::bigint << (p.model_id - 1)::int) FILTER (WHERE p.model_id BETWEEN 1 AND 63), 0)
@@ -54,7 +61,8 @@ END $$;
 
 -- Per match of the statement: n (unsettled rows added minus removed), cleared (bits of the rows it had
 -- before) and set (bits of the rows it has after); the new bits are (bits & ~cleared) | set.
-CREATE FUNCTION predictions_match_summary_delta() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION predictions_match_summary_delta() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 DECLARE
     ids bigint[];
     deltas int[];
@@ -107,7 +115,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION predictions_match_summary_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION predictions_match_summary_truncate() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     UPDATE matches_match SET unsettled_predictions = 0, predicted_model_bits = 0
     WHERE unsettled_predictions <> 0 OR predicted_model_bits <> 0;

@@ -265,6 +265,34 @@ def test_the_match_rows_bits_serve_while_every_active_id_is_within_1_to_63(lineu
     assert [r[0] for r in rows] == [match.pk] and rows[0][7:9] == (1, (lineup[0].pk, lineup[1].pk))
 
 
+def test_an_active_model_with_id_0_is_counted_from_the_predictions_not_the_bits(lineup, monkeypatch):
+    """The bits start at id 1: a lineup with id 0 (an explicit key) does not fit them, now or next time."""
+    monkeypatch.setattr(selectors._LineupShape, "shape", selectors.STORED)
+    _move_model(lineup[0], 0)
+    now = timezone.now()
+    match = MatchFactory(finished=True, kickoff_time=now - timedelta(days=1))
+    for model in lineup[1:]:
+        PredictionFactory(match=match, model=model)
+    for expected in (["stored", "narrow"], ["narrow"]):
+        with CaptureQueriesContext(connection) as ctx:
+            rows = gap_rows(7, now=now)
+        assert _texts(ctx) == expected
+        assert rows == portable_gap_rows(7, now=now)
+        assert rows[0][7:9] == (2, (0,))
+
+
+def test_a_lineup_the_bits_cannot_hold_costs_one_row_not_the_window(lineup, monkeypatch):
+    """The stored text's answer for a lineup above 63 is one marker row, whatever the window holds."""
+    _move_model(lineup[-1], 64)
+    now = timezone.now()
+    for day in range(5):
+        MatchFactory(finished=True, kickoff_time=now - timedelta(days=day, hours=1))
+    with connection.cursor() as cursor:
+        cursor.execute(*gap_sql(7, now=now))
+        rows = cursor.fetchall()
+    assert rows == [(None,) * 8 + (3, 1, False)]
+
+
 @pytest.mark.parametrize(("offset", "shapes"), [(62, ["stored", "narrow"]), (63, ["stored", "narrow", "wide"])])
 def test_the_lineup_is_narrow_while_its_active_ids_fit_in_63_bits(lineup, monkeypatch, offset, shapes):
     """Bit 62 is the last one the mask holds: one id further and the narrow text hands over to the wide one."""

@@ -179,10 +179,11 @@ def test_scale_out_runs_each_worker_count_to_completion_and_plots(redis_conn, tm
 
 
 @pytest.mark.django_db
-def test_trigger_cost_times_both_ways_and_leaves_the_count_true():
+def test_trigger_cost_times_both_ways_and_leaves_the_summary_true():
     result = cost.trigger_cost(models=5, repeats=2)
     assert all(result[f"{step}_{way}_triggers_ms"] > 0 for step in ("insert", "settle") for way in ("with", "without"))
     with connection.cursor() as cursor:  # every trigger is back on ('O': fires in the origin role)
         cursor.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE 'prediction_summary_%'")
         assert sorted(cursor.fetchall()) == [(f"prediction_summary_{op}", "O")
                                              for op in ("delete", "insert", "truncate", "update")]
+    assert summary_drift() == []  # the samples taken with the triggers off were recounted

@@ -165,7 +165,7 @@ WRITER = textwrap.dedent("""
             chosen = rng.sample(ids, 3)
             if seed % 2:
                 chosen.reverse()  # the other writer walks the same matches the other way round
-            kind = rng.choice(("insert", "flip", "delete"))
+            kind = rng.choice(("insert", "flip", "delete", "recount"))
             with conn.transaction():
                 if kind == "insert":
                     conn.execute(
@@ -183,10 +183,13 @@ WRITER = textwrap.dedent("""
                         "THEN 'pending' ELSE 'scored' END WHERE p.match_id = ANY(%s) AND random() < 0.5",
                         (chosen,),
                     )
-                else:
+                elif kind == "delete":
                     conn.execute(
                         "DELETE FROM predictions_prediction WHERE match_id = ANY(%s) AND random() < 0.3", (chosen,)
                     )
+                else:  # the repair, while the other process writes
+                    conn.execute("SELECT predictions_recount_match_summary(%s, %s)", (min(ids), max(ids)))
+                conn.execute("SELECT pg_sleep(0.003)")  # the transaction goes on: its match locks stay held
     print("ok")
 """)
 
@@ -194,7 +197,8 @@ WRITER = textwrap.dedent("""
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_writing_the_same_matches_at_once_keep_it_true_without_deadlock(models):
-    """Real concurrency: two writers, multi-match statements in opposite orders, 150 transactions each."""
+    """Real concurrency: two writers, multi-match statements in opposite orders, 150 transactions each, and
+    now and then a recount of every match while the other one writes."""
     matches = [MatchFactory(finished=True, home_score=1, away_score=0) for _ in range(6)]
     ids = ",".join(str(m.pk) for m in matches)
     model_ids = ",".join(str(m.pk) for m in models)
@@ -210,3 +214,33 @@ def test_two_processes_writing_the_same_matches_at_once_keep_it_true_without_dea
     assert _drift() == []
     rows = _rows()
     assert sum(row[1] for row in rows) > 0 and any(row[2] for row in rows)  # something left to count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recount_while_a_writer_is_open_waits_for_it_instead_of_undoing_it(models):
+    """The recount's own count must not be older than the match row it writes: it waits for open writers.
+    (Without its table lock it would count 1 from its snapshot, wait for the row, and write 1 over 2.)"""
+    import threading
+
+    import psycopg
+
+    match = MatchFactory(finished=True, home_score=1, away_score=0)
+    PredictionFactory(match=match, model=models[1])
+    _sql("UPDATE matches_match SET unsettled_predictions = 7 WHERE id = %s", [match.pk])  # the drift to repair
+    url = child_env()["DATABASE_URL"].replace("postgres://", "postgresql://")
+    with psycopg.connect(url) as writer, psycopg.connect(url, autocommit=True) as repair:
+        writer.execute(
+            "INSERT INTO predictions_prediction (predicted_home, predicted_away, status, tendency_points, "
+            "goal_diff_bonus, exact_score_bonus, total_points, is_retroactive, created_at, prompt_version, "
+            "match_id, model_id) VALUES (1, 0, 'pending', 0, 0, 0, 0, false, now(), '', %s, %s)",
+            (match.pk, models[0].pk),
+        )  # not committed yet: the match row is locked and counted, the prediction not visible to others
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: (repair.execute("SELECT predictions_recount_match_summary()"),
+                                                  done.set()))
+        thread.start()
+        assert not done.wait(0.5)  # it waits for the writer
+        writer.commit()
+        thread.join(10)
+        assert done.is_set()
+    assert summary_drift() == [] and _count(match) == 2 and _bits(match) == {1, 2}
