@@ -7,9 +7,11 @@ N latencies shared by 2 slots can take no less than max(sum / 2, longest); the s
 worst model's. Time is scaled by ``scale`` (0.1: latencies and PREDICTION_LEAD divided by 10) so a
 run takes seconds, not minutes; the figures are printed measured and at full scale.
 
-The analyses are made first (a tick at kickoff - ANALYSIS_LEAD, untimed), then the clock starts at
-the tick at ``now = kickoff - PREDICTION_LEAD`` (the real time: the writers' clock decides whether a
-prediction came before kickoff) and stops when the last prediction is stored.
+The analyses are made first (a tick at kickoff - ANALYSIS_LEAD, untimed). Then the slot is moved to
+kick off one PREDICTION_LEAD from now (to the second below), and the clock starts at a tick on the real
+clock, at ``now = kickoff - PREDICTION_LEAD`` (within that second). The writers' clock decides whether a
+prediction came before kickoff: a tick given an explicit ``now`` is a replay's and stamps its predictions
+with it. The clock stops when the last prediction is stored.
 
     python -m bench.kickoff_slot [--quick] [--matches N] [--models M] [--workers W] [--scale S]
 """
@@ -92,6 +94,18 @@ def _prepare(slot: Slot, llm_url: str):
     return match_ids, kickoff, lead
 
 
+def _kick_off_in(match_ids: list[int], lead: timedelta):
+    """Move the slot's kickoff to ``lead`` from now, rounded down to the second, so a tick on the real clock
+    made just after finds it inside its PREDICTION_LEAD (the analyses, made as of earlier, stay current)."""
+    from django.utils import timezone
+
+    from matches.models import Match
+
+    kickoff = (timezone.now() + lead).replace(microsecond=0)
+    Match.objects.filter(pk__in=match_ids).update(kickoff_time=kickoff)
+    return kickoff
+
+
 def _wait(done, *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not done():
@@ -126,8 +140,12 @@ def measure(slot: Slot, *, log_dir: Path = LOG_DIR) -> dict:
         with override_settings(PREDICTION_LEAD=lead):
             service.tick(now=kickoff - settings.ANALYSIS_LEAD)
             _wait(lambda: _analyses_done(match_ids), timeout=300, what="the analyses")
+            # The timed tick runs on the real clock: a tick given its ``now`` is a replay's, and writes its
+            # predictions by that clock, which would make every lead time exactly PREDICTION_LEAD. So the
+            # slot kicks off one lead from now (to the second below), and the tick follows at once.
+            kickoff = _kick_off_in(match_ids, lead)
             t0 = timezone.now()
-            report = service.tick(now=kickoff - lead)
+            report = service.tick()
             _wait(lambda: Prediction.objects.filter(match_id__in=match_ids).count() >= expected,
                   timeout=max(600, 20 * lead.total_seconds()), what="the predictions")
     stored = list(Prediction.objects.filter(match_id__in=match_ids).values_list("created_at", "is_retroactive"))

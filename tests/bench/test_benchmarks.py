@@ -136,6 +136,8 @@ def test_kickoff_slot_stores_every_prediction_once_before_kickoff(redis_conn):
     assert figures["predictions"] == figures["expected"] == 9
     assert figures["before_kickoff"] == 9 and figures["retroactive"] == 0 and figures["duplicates"] == 0
     assert figures["bound_s"] > 0 and figures["lead_min_s"] > 0
+    # Stored by the real clock, after the tick began (a tick given its now would stamp them all at it).
+    assert figures["wall_s"] > 0 and figures["lead_min_s"] < slot.lead_minutes * 60 * slot.scale
     assert any("lead time" in line for line in lines) and any(line.startswith("slot wall") for line in lines)
 
 
