@@ -258,7 +258,7 @@ def _gap_sql(*, shape: str, by_ids: bool) -> str:
     unsettled = _UNSETTLED.format(finished=Match.Status.FINISHED)
     if shape == STORED:
         return _STORED_TEMPLATE.format(stored_top=STORED_TOP, analysis=_ANALYSIS, eligible=eligible,
-                                       ids_filter=ids_filter.replace("\n      ", "\n  "), unsettled=unsettled)
+                                       ids_filter=ids_filter, unsettled=unsettled)
     win = _WIN.format(eligible=eligible, ids_filter=ids_filter, unsettled=unsettled).strip()
     template = _WIDE_TEMPLATE if shape == WIDE else _NARROW_TEMPLATE
     return template.format(span=MASK_BITS - 1, stored_top=STORED_TOP, win=win, analysis=_ANALYSIS)

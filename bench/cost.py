@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -90,12 +92,10 @@ def trigger_cost(models: int = 42, repeats: int = 15) -> dict[str, float]:
     inserted as ``predict_match`` does (one ``INSERT ... ON CONFLICT DO NOTHING``), then settled; each
     timed with the triggers on and off, alternating in one run; medians in ms. ``ALTER TABLE ... DISABLE
     TRIGGER`` holds for every session: run it on the benchmark's own database only, as ``bench.env`` does."""
-    import statistics
-    import time
-
     from django.db import connection
 
     from predictions.models import Prediction
+    from predictions.services.match_summary import repair_summary
     from predictions.services.settlement import settle_match
 
     def sample(enabled: bool) -> tuple[float, float]:
@@ -111,8 +111,7 @@ def trigger_cost(models: int = 42, repeats: int = 15) -> dict[str, float]:
             return (inserted - started) * 1000, (time.perf_counter() - inserted) * 1000
         finally:
             _set_summary_triggers(True)
-            with connection.cursor() as cursor:  # what the triggers missed while off (this match only)
-                cursor.execute("SELECT predictions_recount_match_summary(%s, %s)", [match_id, match_id])
+            repair_summary(lo=match_id, hi=match_id)  # what the triggers missed while off
 
     if connection.vendor != "postgresql":
         raise RuntimeError("the prediction summary's triggers exist on PostgreSQL only")

@@ -199,7 +199,9 @@ def grow_to(predictions: int, world: GapWorld = BENCH) -> dict:
     finally:
         _execute("SET session_replication_role = DEFAULT")
     # The replica role skipped the triggers that keep each match's prediction summary too: recount it here.
-    _execute("SELECT predictions_recount_match_summary(%(lo)s, %(hi)s)", p)
+    from predictions.services.match_summary import repair_summary
+
+    repair_summary(lo=lo, hi=hi)
     return {"matches_added": hi - lo + 1, "seconds": time.perf_counter() - started}
 
 

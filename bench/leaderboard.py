@@ -123,7 +123,9 @@ def grow_to(predictions: int, *, leagues: int = LEAGUES) -> dict:
     finally:
         _execute("SET session_replication_role = DEFAULT")
     # The replica role skipped the triggers that keep each match's prediction summary too: recount it here.
-    _execute("SELECT predictions_recount_match_summary(%s, %s)", (lo, hi))
+    from predictions.services.match_summary import repair_summary
+
+    repair_summary(lo=lo, hi=hi)
     return {"seasons_added": want - have, "seconds": time.perf_counter() - started}
 
 

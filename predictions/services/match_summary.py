@@ -59,10 +59,11 @@ def check_summary(*, examples: int = 10) -> SummaryCheck:
     return SummaryCheck(supported=True, drifted=len(rows), examples=[tuple(r) for r in rows[:examples]])
 
 
-def repair_summary() -> int:
-    """Recount every match's summary (writers wait while it runs); returns the match rows it changed."""
+def repair_summary(*, lo: int | None = None, hi: int | None = None) -> int:
+    """Recount the summary of matches lo..hi (default: all; writers wait while it runs), as after a bulk
+    load with triggers off; returns the match rows it changed."""
     if not summary_supported():
         return 0
     with connection.cursor() as cursor:
-        cursor.execute("SELECT predictions_recount_match_summary()")
+        cursor.execute("SELECT predictions_recount_match_summary(%s, %s)", [lo, hi])
         return int(cursor.fetchone()[0])

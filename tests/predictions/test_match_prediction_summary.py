@@ -19,22 +19,14 @@ from tests.factories import MatchFactory, PredictionFactory, PredictionModelFact
 from tests.prediction_summary import summary_drift, summary_rows
 
 
-def _rows() -> list[tuple[int, int, int, int, int]]:
-    return summary_rows()
-
-
-def _drift() -> list[tuple[int, int, int, int, int]]:
-    return summary_drift()
-
-
 def _bits(match) -> set[int]:
     """The model ids the match row's bits say have a prediction."""
-    bits = next(row[2] for row in _rows() if row[0] == match.pk)
+    bits = next(row[2] for row in summary_rows() if row[0] == match.pk)
     return {i + 1 for i in range(63) if bits >> i & 1}
 
 
 def _count(match) -> int:
-    return next(row[1] for row in _rows() if row[0] == match.pk)
+    return next(row[1] for row in summary_rows() if row[0] == match.pk)
 
 
 def _sql(sql: str, params=()) -> int:
@@ -99,7 +91,7 @@ def test_the_count_follows_inserts_settlement_resets_moves_and_deletes(models):
     doomed = MatchFactory()
     PredictionFactory(match=doomed, model=models[0])
     doomed.delete()
-    assert _drift() == [] and _count(other) == 2
+    assert summary_drift() == [] and _count(other) == 2
 
 
 @pytest.mark.django_db
@@ -111,7 +103,7 @@ def test_voided_predictions_count_as_not_scored_like_the_probe_did(models):
     match.save()
     settle_match(match.pk)
     assert Prediction.objects.get(match=match).status == Prediction.Status.VOID
-    assert _count(match) == 1 and _drift() == []
+    assert _count(match) == 1 and summary_drift() == []
 
 
 @pytest.mark.django_db
@@ -136,7 +128,7 @@ def test_truncate_and_recount(models):
     assert _count(match) == 1 and _bits(match) == {1}
     _sql("SET CONSTRAINTS ALL IMMEDIATE")  # the test's deferred foreign-key checks would block TRUNCATE
     _sql("TRUNCATE predictions_prediction")
-    assert _count(match) == 0 and _bits(match) == set() and _drift() == []
+    assert _count(match) == 0 and _bits(match) == set() and summary_drift() == []
 
 
 @pytest.mark.django_db
@@ -211,8 +203,8 @@ def test_two_processes_writing_the_same_matches_at_once_keep_it_true_without_dea
     outs = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], [err[-2000:] for _, err in outs]
     assert all("deadlock" not in err for _, err in outs)
-    assert _drift() == []
-    rows = _rows()
+    assert summary_drift() == []
+    rows = summary_rows()
     assert sum(row[1] for row in rows) > 0 and any(row[2] for row in rows)  # something left to count
 
 
